@@ -1,0 +1,167 @@
+"""A throwaway PostgreSQL 15 cluster on loopback.
+
+``initdb --auth=trust --no-sync`` into a fresh directory under the system temp
+dir, then the ``postgres`` server in the foreground with ``fsync=off`` on a
+free 127.0.0.1 port and a private socket directory. PostgreSQL refuses to run
+as root, so when we are root it runs as the ``postgres`` system user, and its
+directories live where that user can reach them.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stack.exceptions import BinaryNotFound, ComponentFailed
+from stack.ports import LOOPBACK, free_port
+from stack.process import ManagedProcess
+
+PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
+INSTALL_HINT = "Install it with: apt-get install postgresql (Debian) — or run `make run`."
+DATABASE = "chaoslab"
+
+
+def pg_binary(name: str) -> str:
+    """Absolute path of a PostgreSQL server binary (initdb, postgres, pg_isready)."""
+    for directory in PG_BIN_DIRS:
+        candidate = Path(directory) / name
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise BinaryNotFound(name, INSTALL_HINT)
+    return found
+
+
+def _run_as() -> str | None:
+    """The system user to run the server as: ``postgres`` when we are root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError as exc:
+        raise BinaryNotFound("postgres (system user)", INSTALL_HINT) from exc
+    return "postgres"
+
+
+@dataclass
+class PostgresCluster:
+    """A private PostgreSQL cluster; use as a context manager or start()/stop()."""
+
+    port: int = 0
+    max_connections: int = 100
+    log_dir: Path | None = None
+    root: Path = field(init=False)
+    process: ManagedProcess | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.port == 0:
+            self.port = free_port()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "sock"
+
+    @property
+    def host(self) -> str:
+        return LOOPBACK
+
+    def dsn(self, database: str = DATABASE) -> str:
+        return f"postgresql://postgres@{LOOPBACK}:{self.port}/{database}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        user = _run_as()
+        self.root = Path(tempfile.mkdtemp(prefix="chaoslab-pg-"))
+        self.socket_dir.mkdir()
+        log_dir = self.log_dir or self.root
+        log_dir.mkdir(parents=True, exist_ok=True)
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+            os.chown(self.socket_dir, entry.pw_uid, entry.pw_gid)
+        initdb = [
+            pg_binary("initdb"),
+            "--auth=trust",
+            "--no-sync",
+            "--username=postgres",
+            "--encoding=UTF8",
+            "--locale=C",
+            "-D",
+            str(self.data_dir),
+        ]
+        result = subprocess.run(
+            initdb, capture_output=True, text=True, user=user, check=False, timeout=120
+        )
+        if result.returncode != 0:
+            raise ComponentFailed(
+                "postgres", "initdb failed", initdb, (result.stdout + result.stderr)[-2000:]
+            )
+        argv = [
+            pg_binary("postgres"),
+            "-D",
+            str(self.data_dir),
+            "-p",
+            str(self.port),
+            "-c",
+            f"listen_addresses={LOOPBACK}",
+            "-c",
+            f"unix_socket_directories={self.socket_dir}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            f"max_connections={self.max_connections}",
+        ]
+        log_path = log_dir / "postgres.log"
+        if user is not None and log_dir == self.root:
+            log_path.touch()
+        self.process = ManagedProcess(
+            "postgres", argv, log_path, user=user, stop_signal=signal.SIGINT
+        )
+        self.process.start()
+        try:
+            self.process.wait_healthy(self._ready, timeout)
+            self._create_database(user)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        probe = [pg_binary("pg_isready"), "-h", LOOPBACK, "-p", str(self.port), "-U", "postgres"]
+        return subprocess.run(probe, capture_output=True, check=False, timeout=5).returncode == 0
+
+    def _create_database(self, user: str | None) -> None:
+        createdb = [pg_binary("createdb"), "-h", LOOPBACK, "-p", str(self.port), "-U", "postgres"]
+        result = subprocess.run(
+            [*createdb, DATABASE], capture_output=True, text=True, check=False, timeout=30
+        )
+        if result.returncode != 0:
+            raise ComponentFailed("postgres", "createdb failed", createdb, result.stderr)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown) and delete the cluster; idempotent."""
+        if self.process is not None:
+            self.process.stop(grace=10.0)
+            self.process = None
+        if hasattr(self, "root"):
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> PostgresCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
