@@ -59,6 +59,8 @@ class PostgresCluster:
     log_dir: Path | None = None
     root: Path = field(init=False)
     process: ManagedProcess | None = field(default=None, init=False)
+    _user: str | None = field(default=None, init=False)
+    _log_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
         if self.port == 0:
@@ -80,13 +82,14 @@ class PostgresCluster:
         return f"postgresql://postgres@{LOOPBACK}:{self.port}/{database}"
 
     def start(self, timeout: float = 30.0) -> None:
-        user = _run_as()
+        """Create the cluster, start the server and create the ``chaoslab`` database."""
+        self._user = _run_as()
         self.root = Path(tempfile.mkdtemp(prefix="chaoslab-pg-"))
         self.socket_dir.mkdir()
-        log_dir = self.log_dir or self.root
-        log_dir.mkdir(parents=True, exist_ok=True)
-        if user is not None:
-            entry = pwd.getpwnam(user)
+        self._log_dir = self.log_dir or self.root
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        if self._user is not None:
+            entry = pwd.getpwnam(self._user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
             os.chown(self.socket_dir, entry.pw_uid, entry.pw_gid)
         initdb = [
@@ -100,12 +103,22 @@ class PostgresCluster:
             str(self.data_dir),
         ]
         result = subprocess.run(
-            initdb, capture_output=True, text=True, user=user, check=False, timeout=120
+            initdb, capture_output=True, text=True, user=self._user, check=False, timeout=120
         )
         if result.returncode != 0:
+            shutil.rmtree(self.root, ignore_errors=True)
             raise ComponentFailed(
                 "postgres", "initdb failed", initdb, (result.stdout + result.stderr)[-2000:]
             )
+        try:
+            self.start_server(timeout)
+            self._create_database()
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_server(self, timeout: float = 30.0) -> None:
+        """Start the server on the existing cluster (again, after :meth:`stop_server`)."""
         argv = [
             pg_binary("postgres"),
             "-D",
@@ -125,25 +138,24 @@ class PostgresCluster:
             "-c",
             f"max_connections={self.max_connections}",
         ]
-        log_path = log_dir / "postgres.log"
-        if user is not None and log_dir == self.root:
-            log_path.touch()
+        log_path = self._log_dir / "postgres.log"
         self.process = ManagedProcess(
-            "postgres", argv, log_path, user=user, stop_signal=signal.SIGINT
+            "postgres", argv, log_path, user=self._user, stop_signal=signal.SIGINT
         )
         self.process.start()
-        try:
-            self.process.wait_healthy(self._ready, timeout)
-            self._create_database(user)
-        except BaseException:
-            self.stop()
-            raise
+        self.process.wait_healthy(self._ready, timeout)
+
+    def stop_server(self) -> None:
+        """Stop the server (fast shutdown) but keep the cluster for :meth:`start_server`."""
+        if self.process is not None:
+            self.process.stop(grace=10.0)
+            self.process = None
 
     def _ready(self) -> bool:
         probe = [pg_binary("pg_isready"), "-h", LOOPBACK, "-p", str(self.port), "-U", "postgres"]
         return subprocess.run(probe, capture_output=True, check=False, timeout=5).returncode == 0
 
-    def _create_database(self, user: str | None) -> None:
+    def _create_database(self) -> None:
         createdb = [pg_binary("createdb"), "-h", LOOPBACK, "-p", str(self.port), "-U", "postgres"]
         result = subprocess.run(
             [*createdb, DATABASE], capture_output=True, text=True, check=False, timeout=30
@@ -153,9 +165,7 @@ class PostgresCluster:
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete the cluster; idempotent."""
-        if self.process is not None:
-            self.process.stop(grace=10.0)
-            self.process = None
+        self.stop_server()
         if hasattr(self, "root"):
             shutil.rmtree(self.root, ignore_errors=True)
 
