@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from stack import apps
 from stack.postgres import PostgresCluster
+from stack.tracestore import TraceStoreProcess
 from tests.integration.target.sentry_sink import SentrySink
 
 CHAOS_TOKEN = "test-chaos-token"
@@ -24,8 +28,17 @@ def postgres() -> Iterator[PostgresCluster]:
 
 
 @pytest.fixture(scope="session")
-def classifier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[apps.AppProcess]:
-    with apps.classifier(tmp_path_factory.mktemp("classifier")) as process:
+def trace_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TraceStoreProcess]:
+    with TraceStoreProcess(tmp_path_factory.mktemp("traces")) as store:
+        yield store
+
+
+@pytest.fixture(scope="session")
+def classifier(
+    tmp_path_factory: pytest.TempPathFactory, trace_store: TraceStoreProcess
+) -> Iterator[apps.AppProcess]:
+    env = {"CLASSIFIER_OTLP_ENDPOINT": trace_store.url}
+    with apps.classifier(tmp_path_factory.mktemp("classifier"), env) as process:
         yield process
 
 
@@ -37,7 +50,10 @@ def sentry_sink() -> Iterator[SentrySink]:
 
 @pytest.fixture
 def start_target(
-    tmp_path: Path, postgres: PostgresCluster, classifier: apps.AppProcess
+    tmp_path: Path,
+    postgres: PostgresCluster,
+    classifier: apps.AppProcess,
+    trace_store: TraceStoreProcess,
 ) -> Iterator[StartTarget]:
     """Start a target service with the given ``TARGET_*`` overrides; stopped after the test."""
     started: list[apps.AppProcess] = []
@@ -48,6 +64,7 @@ def start_target(
             "TARGET_DOWNSTREAM_URL": classifier.url,
             "TARGET_LOG_FILE": str(tmp_path / "target.jsonl"),
             "TARGET_CHAOS_TOKEN": CHAOS_TOKEN,
+            "TARGET_OTLP_ENDPOINT": trace_store.url,
             **overrides,
         }
         process = apps.target(tmp_path, env)
@@ -60,7 +77,27 @@ def start_target(
         process.stop()
 
 
-def read_log(path: Path) -> list[dict[str, object]]:
+def read_log(path: Path) -> list[dict[str, Any]]:
     """Every JSON line of a log file (a non-JSON line fails the test)."""
     lines = path.read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+Traces = list[dict[str, Any]]
+
+
+def find_traces(
+    store: TraceStoreProcess,
+    params: Mapping[str, str],
+    until: Callable[[Traces], bool] = bool,
+    timeout: float = 15.0,
+) -> Traces:
+    """Poll the Jaeger API with ``params`` until ``until(traces)`` holds (export is batched)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(store.url + "/api/traces", params=dict(params), timeout=5)
+        response.raise_for_status()
+        traces: Traces = response.json()["data"]
+        if until(traces) or time.monotonic() > deadline:
+            return traces
+        time.sleep(0.25)

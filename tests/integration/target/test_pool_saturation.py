@@ -9,7 +9,8 @@ import time
 import httpx
 import pytest
 
-from tests.integration.target.conftest import CHAOS_TOKEN, StartTarget
+from stack.tracestore import TraceStoreProcess
+from tests.integration.target.conftest import CHAOS_TOKEN, StartTarget, find_traces
 
 pytestmark = pytest.mark.integration
 
@@ -22,8 +23,17 @@ def gauge(metrics_text: str, name: str) -> float:
     return float(match.group(1))
 
 
-async def test_pool_in_use_reaches_size_and_waiters_queue(start_target: StartTarget) -> None:
+async def test_pool_in_use_reaches_size_and_waiters_queue(
+    start_target: StartTarget, trace_store: TraceStoreProcess
+) -> None:
     target = start_target(TARGET_POOL_MAX="3", TARGET_POOL_MIN="1")
+    since_us = str(int(time.time() * 1e6))
+    slow_acquires = {
+        "service": "target",
+        "operation": "db.pool.acquire",
+        "minDuration": "300ms",
+        "start": since_us,
+    }
     async with httpx.AsyncClient(base_url=target.url, timeout=30) as client:
         created = await client.post("/api/documents", json=DOCUMENT)
         assert created.status_code == 201
@@ -33,6 +43,7 @@ async def test_pool_in_use_reaches_size_and_waiters_queue(start_target: StartTar
         assert gauge(idle, "db_pool_in_use") == 0
         assert gauge(idle, "db_pool_waiting") == 0
         acquire_sum_before = gauge(idle, "db_pool_acquire_seconds_sum")
+        assert find_traces(trace_store, slow_acquires, timeout=1.5) == []
 
         # Each request now holds its connection for 0.4 s: 12 requests on 3 connections.
         switched = await client.patch(
@@ -58,6 +69,10 @@ async def test_pool_in_use_reaches_size_and_waiters_queue(start_target: StartTar
         # 12 requests x 0.4 s on 3 connections: callers queued for well over a second in total.
         waited = gauge(after, "db_pool_acquire_seconds_sum") - acquire_sum_before
         assert waited > 2.0, f"total acquire wait only {waited:.2f} s"
+
+    # The wait shows in traces too: db.pool.acquire spans of 0.3 s and more.
+    slow = find_traces(trace_store, slow_acquires, lambda traces: len(traces) >= 3)
+    assert len(slow) >= 3, f"only {len(slow)} traces with a db.pool.acquire span >= 300 ms"
 
 
 async def test_pool_can_be_resized_at_run_time(start_target: StartTarget) -> None:
