@@ -1,0 +1,124 @@
+"""The ``chaoslab`` command.
+
+Exit codes: 0 all expectations met, 1 some not met, 2 invalid input,
+3 infrastructure failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from stack.exceptions import StackError
+from stack.local import COMPONENTS, DEFAULT_STATE_DIR, LocalStack, component_healthy, down, status
+from stack.state import ComponentState
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_INFRA = 3
+
+
+def _print_ready(name: str, record: ComponentState, seconds: float) -> None:
+    pid = record.pid if record.pid is not None else "-"
+    print(f"  {name:<13} {record.url:<50} pid {pid:<8} ready in {seconds:5.2f} s", flush=True)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    if args.stack != "local":
+        print("error: only --stack local can run here (no Docker engine)", file=sys.stderr)
+        return EXIT_INFRA
+    state_dir: Path = args.state_dir
+    existing = status(state_dir)
+    if existing is not None and existing.complete and existing.owner_pid is None:
+        unhealthy = [
+            name for name, rec in existing.components.items() if not component_healthy(name, rec)
+        ]
+        if not unhealthy:
+            print(f"the local stack is already up (state in {state_dir}); `chaoslab status`")
+            return EXIT_OK
+        print(f"cleaning up a broken stack ({', '.join(unhealthy)} not healthy)")
+    print(f"starting the local stack (state in {state_dir})", flush=True)
+    lab = LocalStack(state_dir, progress=_print_ready, detached=True, seed=args.seed)
+    try:
+        lab.up()
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INFRA
+    except KeyboardInterrupt:
+        print("interrupted: stopped what was started", file=sys.stderr)
+        return EXIT_INFRA
+    print("up. `chaoslab status` shows it, `chaoslab down` stops it.")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    state = status(args.state_dir)
+    components = {} if state is None else state.components
+    report = {
+        "stack": "local" if state is None else state.stack,
+        "state_dir": str(args.state_dir.resolve()),
+        "components": {
+            name: {
+                "url": record.url,
+                "pid": record.pid,
+                "healthy": component_healthy(name, record),
+            }
+            for name, record in components.items()
+        },
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif state is None:
+        print(f"no stack is up (state dir {args.state_dir})")
+    else:
+        for name in COMPONENTS:
+            if name in report["components"]:
+                entry = report["components"][name]
+                mark = "healthy" if entry["healthy"] else "DOWN"
+                print(f"  {name:<13} {entry['url']:<50} pid {entry['pid']!s:<8} {mark}")
+    if state is None:
+        return EXIT_OK
+    all_healthy = all(entry["healthy"] for entry in report["components"].values())
+    return EXIT_OK if all_healthy else EXIT_FAILED
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    stopped = down(args.state_dir)
+    print("nothing was running" if not stopped else f"down ({len(stopped)} processes stopped)")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chaoslab", description="Chaos and load-testing lab for incident replay."
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help="where the stack keeps its state and logs (default .chaoslab/)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the local stack and leave it running")
+    up.add_argument("--stack", choices=["local", "compose"], default="local")
+    up.add_argument("--seed", type=int, default=None, help="seed for every random choice")
+    up.set_defaults(func=cmd_up)
+    st = sub.add_parser("status", help="show each component with URL, PID and health")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.set_defaults(func=cmd_status)
+    dn = sub.add_parser("down", help="stop the stack (idempotent; cleans up after a crash)")
+    dn.set_defaults(func=cmd_down)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Prometheus, Alertmanager and the lab's alert webhook as local-stack components.
+
+* :class:`PrometheusServer` — ``prometheus`` scraping loopback targets every
+  1 s, evaluating ``compose/prometheus/alerts.yml`` every 1 s.
+* :class:`AlertmanagerServer` — ``prometheus-alertmanager``, gossip off,
+  routing every alert to one webhook.
+* :class:`AlertWebhook` — the webhook receiver that records each notification
+  with its arrival time (``notifications.jsonl``).
+
+Each has ``url``, ``pid``, ``start_time``, ``healthy()``, ``start()``,
+``stop()`` and is a context manager. Errors are :mod:`stack.exceptions`'s
+``BinaryNotFound`` and ``ComponentFailed``.
+"""
+
+from stack.alerting.alertmanager import AlertmanagerConfig, AlertmanagerServer
+from stack.alerting.component import LoopbackServer
+from stack.alerting.journal import NotificationLog
+from stack.alerting.payload import FIRING, RESOLVED, Alert, AlertmanagerPayload, Notification
+from stack.alerting.prometheus import ALERT_RULES, PrometheusConfig, PrometheusServer
+from stack.alerting.webhook import AlertWebhook
+
+__all__ = [
+    "ALERT_RULES",
+    "FIRING",
+    "RESOLVED",
+    "Alert",
+    "AlertWebhook",
+    "AlertmanagerConfig",
+    "AlertmanagerPayload",
+    "AlertmanagerServer",
+    "LoopbackServer",
+    "Notification",
+    "NotificationLog",
+    "PrometheusConfig",
+    "PrometheusServer",
+]

@@ -1,0 +1,108 @@
+"""The state file of a running stack (``<state_dir>/stack.json``).
+
+Written atomically after every component that comes up, so a runner killed
+at any point leaves a record that ``chaoslab down`` (or the next ``up``) can
+clean up from: each component's PID with its kernel start time, so a PID
+that was reused by an unrelated process is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from stack.exceptions import StackStateError
+
+STATE_FILE = "stack.json"
+
+
+class ComponentState(BaseModel):
+    """One running component as recorded."""
+
+    url: str
+    pid: int | None = None
+    start_time: int | None = None
+    log: str | None = None
+    kind: str | None = None
+
+
+class Endpoints(BaseModel):
+    """Everything a runner, a test or a person needs to reach the stack."""
+
+    postgres_dsn: str = ""
+    target_dsn: str = ""
+    toxiproxy_url: str = ""
+    proxies: dict[str, str] = Field(default_factory=dict)
+    classifier_url: str = ""
+    target_url: str = ""
+    target_log: str = ""
+    chaos_token: str = ""
+    prometheus_url: str = ""
+    alertmanager_url: str = ""
+    webhook_url: str = ""
+    notifications_file: str = ""
+    bugsink_url: str = ""
+    sentry_dsn: str = ""
+    sentry_api_token: str = ""
+    sentry_project_id: int = 0
+    traces_url: str = ""
+    otlp_endpoint: str = ""
+
+
+class StackState(BaseModel):
+    """What ``stack.json`` holds."""
+
+    stack: str = "local"
+    state_dir: str
+    started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    owner_pid: int | None = Field(
+        default=None, description="process whose exit ends the stack; None for a detached `up`"
+    )
+    owner_start_time: int | None = None
+    complete: bool = False
+    components: dict[str, ComponentState] = Field(default_factory=dict)
+    endpoints: Endpoints = Field(default_factory=Endpoints)
+    scratch_dirs: list[str] = Field(
+        default_factory=list, description="directories outside state_dir to delete on down"
+    )
+
+
+def state_path(state_dir: Path) -> Path:
+    return state_dir / STATE_FILE
+
+
+def write_state(state: StackState) -> None:
+    """Replace the state file atomically (write a temp file, fsync, rename)."""
+    directory = Path(state.state_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".stack-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(state.model_dump_json(indent=2))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, state_path(directory))
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_state(state_dir: Path) -> StackState | None:
+    """The recorded state, or None when no stack was brought up here."""
+    path = state_path(state_dir)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        return StackState.model_validate_json(text)
+    except ValueError as exc:
+        raise StackStateError(
+            f"{path} is not a chaoslab state file ({exc}); delete it to start over"
+        ) from exc

@@ -1,0 +1,270 @@
+"""The local stack end to end: every signal reaches its real backend, and down leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from stack.bugsink import CanonicalApi
+from stack.local import COMPONENTS, LocalStack
+from stack.ports import is_listening
+from stack.process import pid_alive, stop_pid
+from stack.state import StackState, read_state
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], timeout: float, what: str) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.5)
+
+
+def ports_of(state: StackState) -> list[int]:
+    ports = []
+    for record in state.components.values():
+        tail = record.url.rsplit(":", 1)[1]
+        ports.append(int(tail.split("/", 1)[0]))
+    ports += [int(listen.rsplit(":", 1)[1]) for listen in state.endpoints.proxies.values()]
+    return ports
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(tmp_path_factory.mktemp("lab") / ".chaoslab") as stack:
+        yield stack
+
+
+def test_every_component_is_up_and_recorded(lab: LocalStack) -> None:
+    state = read_state(lab.state_dir)
+    assert state is not None
+    assert state.complete
+    assert set(state.components) == set(COMPONENTS)
+    for name, record in state.components.items():
+        assert record.pid is not None, name
+        assert pid_alive(record.pid), name
+        assert "127.0.0.1" in record.url, name
+    assert set(state.endpoints.proxies) == {"postgres", "downstream"}
+    # The target reaches PostgreSQL and the classifier through the proxies.
+    assert state.endpoints.proxies["postgres"] in state.endpoints.target_dsn
+
+
+def test_a_request_shows_in_prometheus_traces_and_logs(lab: LocalStack) -> None:
+    ep = lab.endpoints
+    run_id = f"run-{uuid.uuid4().hex[:12]}"
+    created = httpx.post(
+        ep.target_url + "/api/documents",
+        json={"title": "stack", "body": "end to end", "owner_email": "lab@example.com"},
+        headers={"X-Chaoslab-Run": run_id},
+        timeout=10,
+    )
+    assert created.status_code == 201
+
+    def scraped() -> list[Any] | None:
+        query = 'sum(http_requests_total{job="target",route="/api/documents",status="201"})'
+        body = httpx.get(ep.prometheus_url + "/api/v1/query", params={"query": query}).json()
+        result: list[Any] = body["data"]["result"]
+        return result if result and float(result[0]["value"][1]) >= 1 else None
+
+    eventually(scraped, 20, "the request to show in Prometheus")
+
+    def traced() -> list[Any] | None:
+        params = {"service": "target", "tags": json.dumps({"chaoslab.run_id": run_id})}
+        data: list[Any] = httpx.get(ep.traces_url + "/api/traces", params=params).json()["data"]
+        both = [
+            t
+            for t in data
+            if {p["serviceName"] for p in t["processes"].values()} == {"target", "classifier"}
+        ]
+        return both or None
+
+    trace = eventually(traced, 20, "a trace spanning target and classifier")[0]
+    log_lines = [json.loads(line) for line in Path(ep.target_log).read_text().splitlines()]
+    created_lines = [
+        x for x in log_lines if x["event"] == "document.created" and x.get("run_id") == run_id
+    ]
+    assert created_lines
+    assert created_lines[0]["trace_id"] == trace["traceID"]
+
+
+def test_a_forced_error_is_one_bugsink_issue_with_fingerprint_and_run_id(lab: LocalStack) -> None:
+    ep = lab.endpoints
+    run_id = f"run-{uuid.uuid4().hex[:12]}"
+    headers = {"X-Chaos-Token": ep.chaos_token}
+    switched = httpx.patch(
+        ep.target_url + "/admin/chaos",
+        json={"exception_rate": 1.0, "exception_type": "StackSmokeError"},
+        headers=headers,
+    )
+    assert switched.status_code == 200
+    try:
+        for _ in range(3):
+            response = httpx.post(
+                ep.target_url + "/api/documents",
+                json={"title": "t", "body": "b", "owner_email": "e@example.com"},
+                headers={"X-Chaoslab-Run": run_id},
+            )
+            assert response.status_code == 500
+    finally:
+        httpx.delete(ep.target_url + "/admin/chaos", headers=headers)
+
+    with CanonicalApi(ep.bugsink_url, ep.sentry_api_token) as api:
+        issues = eventually(
+            lambda: [
+                i
+                for i in api.issues(ep.sentry_project_id, f"run_id:{run_id}")
+                if i.digested_event_count >= 3
+            ],
+            30,
+            "a Bugsink issue with 3 events for the run",
+        )
+        assert len(issues) == 1
+        assert issues[0].calculated_type == "StackSmokeError"
+        events = api.events(issues[0].id)
+        assert len(events) == 3
+        detail = api.event(events[0].id)
+        assert detail.data.fingerprint == ["chaos-exception", "StackSmokeError"]
+        assert detail.data.tags["run_id"] == run_id
+        assert api.issues(ep.sentry_project_id, "run_id:no-such-run") == []
+
+
+def test_target_down_fires_in_prometheus_alertmanager_and_the_webhook(lab: LocalStack) -> None:
+    ep = lab.endpoints
+    state = read_state(lab.state_dir)
+    assert state is not None
+
+    def notifications() -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = httpx.get(ep.webhook_url + "/notifications").json()
+        return data
+
+    def target_down_notes() -> list[dict[str, Any]]:
+        return [
+            n for n in notifications()
+            if any(a["labels"]["alertname"] == "TargetDown" and a["status"] == "firing"
+                   for a in n["payload"]["alerts"])
+        ]  # fmt: skip
+
+    # Control: with the target up, nothing about TargetDown has been sent.
+    assert target_down_notes() == []
+    target = state.components["target"]
+    assert target.pid is not None
+    stop_pid(target.pid, target.start_time)
+
+    def firing_in_prometheus() -> bool:
+        alerts = httpx.get(ep.prometheus_url + "/api/v1/alerts").json()["data"]["alerts"]
+        return any(
+            a["labels"]["alertname"] == "TargetDown" and a["state"] == "firing" for a in alerts
+        )
+
+    eventually(firing_in_prometheus, 45, "TargetDown firing in Prometheus")
+
+    def in_alertmanager() -> bool:
+        alerts = httpx.get(ep.alertmanager_url + "/api/v2/alerts").json()
+        return any(a["labels"]["alertname"] == "TargetDown" for a in alerts)
+
+    eventually(in_alertmanager, 30, "TargetDown in Alertmanager")
+    notes = eventually(target_down_notes, 30, "a TargetDown notification at the webhook")
+    assert notes[0]["received_at"]
+
+
+def chaoslab(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scenarios.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_cli_up_status_down_leaves_nothing_behind(tmp_path: Path) -> None:
+    state_dir = tmp_path / ".chaoslab"
+    up = chaoslab("--state-dir", str(state_dir), "up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    for name in COMPONENTS:
+        assert f"  {name} " in up.stdout, f"{name} not reported by up:\n{up.stdout}"
+
+    again = chaoslab("--state-dir", str(state_dir), "up")
+    assert again.returncode == 0
+    assert "already up" in again.stdout
+
+    status = chaoslab("--state-dir", str(state_dir), "status", "--json")
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert report["stack"] == "local"
+    assert report["state_dir"] == str(state_dir.resolve())
+    assert set(report["components"]) == set(COMPONENTS)
+    assert all(c["healthy"] is True for c in report["components"].values()), report
+    assert all(set(c) == {"url", "pid", "healthy"} for c in report["components"].values())
+
+    state = read_state(state_dir)
+    assert state is not None
+    pids = [r.pid for r in state.components.values() if r.pid is not None]
+    ports = ports_of(state)
+    scratch = list(state.scratch_dirs)
+
+    down = chaoslab("--state-dir", str(state_dir), "down")
+    assert down.returncode == 0, down.stderr
+    assert chaoslab("--state-dir", str(state_dir), "down").stdout.strip() == "nothing was running"
+    assert [pid for pid in pids if pid_alive(pid)] == []
+    assert [port for port in ports if is_listening(port)] == []
+    assert not any(Path(d).exists() for d in scratch)
+    after = chaoslab("--state-dir", str(state_dir), "status", "--json")
+    assert json.loads(after.stdout)["components"] == {}
+    shutil.rmtree(state_dir)
+    assert not state_dir.exists()
+
+
+def test_up_after_the_runner_was_killed_cleans_the_leftovers(tmp_path: Path) -> None:
+    state_dir = tmp_path / ".chaoslab"
+    runner = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from stack.local import LocalStack
+        LocalStack(Path({str(state_dir)!r})).up()
+        print("UP", flush=True)
+        time.sleep(600)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", runner], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "UP"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    orphaned = read_state(state_dir)
+    assert orphaned is not None
+    old_pids = [r.pid for r in orphaned.components.values() if r.pid is not None]
+    assert all(pid_alive(pid) for pid in old_pids), "the killed runner's stack should be orphaned"
+
+    with LocalStack(state_dir) as second:
+        assert [pid for pid in old_pids if pid_alive(pid)] == []
+        fresh = read_state(state_dir)
+        assert fresh is not None
+        assert fresh.complete
+        assert httpx.get(second.endpoints.target_url + "/readiness", timeout=10).status_code == 200
