@@ -57,17 +57,14 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     state = status(args.state_dir)
     components = {} if state is None else state.components
+    entries: dict[str, dict[str, object]] = {
+        name: {"url": record.url, "pid": record.pid, "healthy": component_healthy(name, record)}
+        for name, record in components.items()
+    }
     report = {
         "stack": "local" if state is None else state.stack,
         "state_dir": str(args.state_dir.resolve()),
-        "components": {
-            name: {
-                "url": record.url,
-                "pid": record.pid,
-                "healthy": component_healthy(name, record),
-            }
-            for name, record in components.items()
-        },
+        "components": entries,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -75,13 +72,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"no stack is up (state dir {args.state_dir})")
     else:
         for name in COMPONENTS:
-            if name in report["components"]:
-                entry = report["components"][name]
+            if name in entries:
+                entry = entries[name]
                 mark = "healthy" if entry["healthy"] else "DOWN"
                 print(f"  {name:<13} {entry['url']:<50} pid {entry['pid']!s:<8} {mark}")
     if state is None:
         return EXIT_OK
-    all_healthy = all(entry["healthy"] for entry in report["components"].values())
+    all_healthy = all(entry["healthy"] for entry in entries.values())
     return EXIT_OK if all_healthy else EXIT_FAILED
 
 

@@ -223,9 +223,7 @@ class LocalStack:
         ep = self.state.endpoints
         ep.chaos_token = secrets.token_hex(16)
         ports = {name: free_port() for name in ("classifier", "target", "alertmanager")}
-        self._parallel(
-            self._postgres, self._toxiproxy, self._traces, self._bugsink, self._webhook
-        )
+        self._parallel(self._postgres, self._toxiproxy, self._traces, self._bugsink, self._webhook)
         self._create_proxies()
         self._parallel(
             lambda: self._classifier(ports["classifier"]),
