@@ -1,0 +1,125 @@
+"""Read scenario files, reporting every problem with its file and line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from scenarios.exceptions import Problem, ScenarioInvalid, ScenarioNotFound
+from scenarios.model import Scenario
+
+CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
+_QUOTED_ID = re.compile(r"(?:fault|expectation) (?:id )?'([^']+)'")
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """1-based line of the YAML node at pydantic's error location (best effort)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(node, yaml.MappingNode):
+            found = next(
+                (value for key, value in node.value if getattr(key, "value", None) == part),
+                None,
+            )
+            if found is None or (isinstance(found, yaml.ScalarNode) and not last):
+                # A discriminator tag (``toxic``, ``metric``...) in the location,
+                # not a key to descend into.
+                continue
+            node, line = found, found.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _line_of_id(node: yaml.Node | None, wanted: str) -> int | None:
+    """Line of the mapping whose ``id`` is ``wanted`` (for cross-reference problems)."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if getattr(key, "value", None) == "id" and getattr(value, "value", None) == wanted:
+                return int(key.start_mark.line) + 1
+        children = [value for _key, value in node.value]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        return None
+    for child in children:
+        found = _line_of_id(child, wanted)
+        if found is not None:
+            return found
+    return None
+
+
+def _message(error: Any) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    text = str(error["msg"]).removeprefix("Value error, ")
+    return f"{loc}: {text}" if loc else text
+
+
+def parse(text: str, path: Path) -> Scenario:
+    """A validated :class:`Scenario` from YAML text, or :class:`ScenarioInvalid`."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ScenarioInvalid([Problem(path, line, f"not valid YAML: {exc.problem}")]) from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioInvalid([Problem(path, None, f"not valid YAML: {exc}")]) from exc
+    if not isinstance(data, dict):
+        raise ScenarioInvalid([Problem(path, 1, "a scenario file is a mapping (name, load...)")])
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            if error["type"] == "union_tag_invalid":
+                loc = (*loc, "kind")  # point at the discriminator's own line
+            if loc:
+                problems.append(Problem(path, _line_of(root, loc), _message(error)))
+                continue
+            # Cross-field problems: one per clause, at the line of the id it names.
+            for clause in _message(error).split("; "):
+                match = _QUOTED_ID.search(clause)
+                line = _line_of_id(root, match.group(1)) if match else None
+                problems.append(Problem(path, line, clause))
+        raise ScenarioInvalid(problems) from exc
+
+
+def load(path: Path) -> Scenario:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioInvalid([Problem(path, None, f"cannot read: {exc.strerror}")]) from exc
+    return parse(text, path)
+
+
+def catalog() -> dict[str, Path]:
+    """Catalog scenario names and their files."""
+    return {path.stem: path for path in sorted(CATALOG_DIR.glob("*.yaml"))}
+
+
+def resolve(name_or_file: str) -> Path:
+    """A catalog name or a path to a scenario file."""
+    path = Path(name_or_file)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise ScenarioNotFound(name_or_file, list(catalog()))
+        return path
+    known = catalog()
+    if name_or_file not in known:
+        raise ScenarioNotFound(name_or_file, list(known))
+    return known[name_or_file]
