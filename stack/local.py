@@ -20,11 +20,11 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -52,9 +52,14 @@ COMPONENTS = (
     "target",
 )
 DEFAULT_STATE_DIR = Path(".chaoslab")
+STEP_TIMEOUT_S = 600.0  # a first-ever Bugsink venv build is the slowest step
 ALERT_RULES = Path(__file__).resolve().parent.parent / "compose" / "prometheus" / "alerts.yml"
 
 Progress = Callable[[str, ComponentState, float], None]
+
+
+class _DependencyFailed(StackError):
+    """A component was not started because one it needs failed (that one is reported)."""
 
 
 class _Stoppable(Protocol):
@@ -206,31 +211,65 @@ class LocalStack:
         if self.progress is not None:
             self.progress(started.name, started.record, started.seconds)
 
-    def _parallel(self, *steps: Callable[[], Started]) -> None:
-        """Run start steps at once; record each success; raise the first failure."""
-        with ThreadPoolExecutor(max_workers=len(steps)) as pool:
-            futures = [pool.submit(step) for step in steps]
-            errors: list[BaseException] = []
-            for future in futures:
-                try:
-                    self._record(future.result())
-                except BaseException as exc:  # collected; the first one is raised below
-                    errors.append(exc)
-        if errors:
-            raise errors[0]
-
     def _bring_up(self) -> None:
+        """Start each component as soon as what it needs is up; independent ones in parallel.
+
+        Ports are chosen up front, so most components only need an address,
+        not a running peer: only the proxies wait for PostgreSQL and Toxiproxy,
+        and the target waits for the proxies and Bugsink (its Sentry DSN).
+        """
         ep = self.state.endpoints
         ep.chaos_token = secrets.token_hex(16)
-        ports = {name: free_port() for name in ("classifier", "target", "alertmanager")}
-        self._parallel(self._postgres, self._toxiproxy, self._traces, self._bugsink, self._webhook)
-        self._create_proxies()
-        self._parallel(
-            lambda: self._classifier(ports["classifier"]),
-            lambda: self._alertmanager(ports["alertmanager"]),
-            lambda: self._prometheus(ports["target"], ports["alertmanager"]),
-        )
-        self._parallel(lambda: self._target(ports["target"]))
+        ports = {
+            name: free_port()
+            for name in ("classifier", "target", "alertmanager", "traces", "webhook")
+        }
+        ep.traces_url = f"http://{LOOPBACK}:{ports['traces']}"
+        ep.otlp_endpoint = ep.traces_url + "/v1/traces"
+        ep.webhook_url = f"http://{LOOPBACK}:{ports['webhook']}"
+        with ThreadPoolExecutor(max_workers=len(COMPONENTS) + 1) as pool:
+
+            def step(start: Callable[[], Started], *needs: Future[Any]) -> Future[Any]:
+                def run() -> Started:
+                    for need in needs:
+                        if need.exception(timeout=STEP_TIMEOUT_S) is not None:
+                            raise _DependencyFailed
+                    started = start()
+                    self._record(started)
+                    return started
+
+                return pool.submit(run)
+
+            postgres = step(self._postgres)
+            toxiproxy = step(self._toxiproxy)
+            bugsink_launched: Future[None] = Future()
+            bugsink = step(lambda: self._bugsink(bugsink_launched))
+            proxies = pool.submit(self._proxies_when_ready, postgres, toxiproxy, ports)
+            futures: list[Future[Any]] = [
+                postgres,
+                toxiproxy,
+                bugsink,
+                proxies,
+                step(lambda: self._traces(ports["traces"])),
+                step(lambda: self._webhook(ports["webhook"])),
+                step(lambda: self._classifier(ports["classifier"])),
+                step(lambda: self._alertmanager(ports["alertmanager"])),
+                step(lambda: self._prometheus(ports["target"], ports["alertmanager"])),
+                step(lambda: self._target(ports["target"]), proxies, bugsink_launched),
+            ]
+            errors = [f.exception() for f in futures]
+        real = [e for e in errors if e is not None and not isinstance(e, _DependencyFailed)]
+        if real:
+            raise real[0]
+
+    def _proxies_when_ready(
+        self, postgres: Future[Any], toxiproxy: Future[Any], ports: Mapping[str, int]
+    ) -> None:
+        if postgres.exception() is not None or toxiproxy.exception() is not None:
+            raise _DependencyFailed
+        pg_port = int(self.endpoints.postgres_dsn.rsplit(":", 1)[1].split("/", 1)[0])
+        self._create_proxy("postgres", f"{LOOPBACK}:{pg_port}")
+        self._create_proxy("downstream", f"{LOOPBACK}:{ports['classifier']}")
 
     def _postgres(self) -> Started:
         cluster = PostgresCluster(log_dir=self._dir("postgres"))
@@ -264,8 +303,8 @@ class LocalStack:
         )
         return Started("toxiproxy", server, record, time.monotonic() - started)
 
-    def _traces(self) -> Started:
-        store = TraceStoreProcess(self._dir("traces"))
+    def _traces(self, port: int) -> Started:
+        store = TraceStoreProcess(self._dir("traces"), port=port)
         seconds = store.start()
         self.endpoints.traces_url = store.url
         self.endpoints.otlp_endpoint = store.otlp_endpoint
@@ -278,14 +317,24 @@ class LocalStack:
         )
         return Started("traces", store, record, seconds)
 
-    def _bugsink(self) -> Started:
+    def _bugsink(self, launched: Future[None]) -> Started:
+        """Bugsink; ``launched`` resolves as soon as its DSN is known (the target needs it)."""
         server = BugsinkServer(self._dir("bugsink"))
-        timings = server.start()
-        ep = self.endpoints
-        ep.bugsink_url = server.url
-        ep.sentry_dsn = server.dsn
-        ep.sentry_api_token = server.api_token
-        ep.sentry_project_id = server.project_id
+
+        def publish() -> None:
+            ep = self.endpoints
+            ep.bugsink_url = server.url
+            ep.sentry_dsn = server.dsn
+            ep.sentry_api_token = server.api_token
+            ep.sentry_project_id = server.project_id
+            launched.set_result(None)
+
+        try:
+            timings = server.start(on_launched=publish)
+        except BaseException as exc:
+            if not launched.done():
+                launched.set_exception(_DependencyFailed(f"bugsink: {exc}"))
+            raise
         record = ComponentState(
             url=server.url,
             pid=server.pid,
@@ -294,8 +343,8 @@ class LocalStack:
         )
         return Started("bugsink", server, record, timings.total_s)
 
-    def _webhook(self) -> Started:
-        webhook = AlertWebhook(self._dir("webhook"))
+    def _webhook(self, port: int) -> Started:
+        webhook = AlertWebhook(self._dir("webhook"), port=port)
         seconds = webhook.start()
         self.endpoints.webhook_url = webhook.url
         self.endpoints.notifications_file = str(webhook.out_path)
@@ -306,14 +355,6 @@ class LocalStack:
             log=str(webhook.log_path),
         )
         return Started("webhook", webhook, record, seconds)
-
-    def _create_proxies(self) -> None:
-        """``postgres`` and ``downstream`` proxies; the classifier port is chosen up front."""
-        ep = self.endpoints
-        pg_port = int(ep.postgres_dsn.rsplit(":", 1)[1].split("/", 1)[0])
-        upstreams = {"postgres": f"{LOOPBACK}:{pg_port}"}
-        for name, upstream in upstreams.items():
-            self._create_proxy(name, upstream)
 
     def _create_proxy(self, name: str, upstream: str) -> str:
         listen = f"{LOOPBACK}:{free_port()}"
@@ -343,7 +384,6 @@ class LocalStack:
         process = apps.classifier(self._dir("classifier"), env, port)
         seconds = process.start()
         self.endpoints.classifier_url = process.url
-        self._create_proxy("downstream", f"{LOOPBACK}:{port}")
         assert process.process is not None
         record = ComponentState(
             url=process.url,

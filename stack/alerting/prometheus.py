@@ -127,6 +127,9 @@ class PrometheusServer(LoopbackServer):
             f"--config.file={self.config_path}",
             f"--storage.tsdb.path={self.tsdb_path}",
             "--storage.tsdb.retention.time=1d",
+            # Re-send firing alerts every second: one dropped before Alertmanager
+            # was discovered would otherwise wait a minute.
+            "--rules.alert.resend-delay=1s",
             f"--web.listen-address={self.address}",
             f"--web.external-url={self.url}/",
             "--web.enable-lifecycle",

@@ -11,6 +11,7 @@ start begins from the template: events of an earlier run are not kept.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -123,11 +124,16 @@ class BugsinkServer:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self, timeout: float = 60.0) -> StartTimings:
+    def start(
+        self, timeout: float = 60.0, on_launched: Callable[[], None] | None = None
+    ) -> StartTimings:
         """Bring Bugsink up (building the cached venv/template first if needed).
 
         ``timeout`` bounds the wait for the server to become healthy; the
         one-off venv build and migration have their own, longer limits.
+        ``on_launched`` is called once the DSN and token are known and the
+        server process is starting, so clients can be configured in parallel
+        with its warm-up.
         """
         if self._running is not None:
             raise StackStateError(f"{COMPONENT} is already started on {self.url}")
@@ -155,6 +161,8 @@ class BugsinkServer:
         )
         process.start()
         self._running = _Running(process, template.provisioning, token)
+        if on_launched is not None:
+            on_launched()
         try:
             process.wait_healthy(self.healthy, timeout, interval=0.1)
         except BaseException:
