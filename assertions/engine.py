@@ -102,6 +102,7 @@ class _Tracker:
         self.best: Observation | None = None
         self.best_at: datetime | None = None
         self.last: Observation | None = None
+        self.last_at: datetime | None = None
         self.last_error: str | None = None
 
     @property
@@ -214,8 +215,8 @@ class Engine:
             tracker.last_error = str(exc)
             return
         tracker.last_error = None
-        tracker.last = seen
-        if tracker.best is None or (seen.score or 0) > (tracker.best.score or 0):
+        tracker.last, tracker.last_at = seen, now
+        if _closer(seen, tracker.best):
             tracker.best, tracker.best_at = seen, now
         hold = exp.hold if isinstance(exp, MetricExpectation) else 0.0
         if not seen.satisfied:
@@ -264,6 +265,15 @@ class Engine:
             verdict.time_to_detect_s = ttd
 
 
+def _closer(seen: Observation, best: Observation | None) -> bool:
+    """Is ``seen`` closer to satisfying than ``best`` (any score beats none)?"""
+    if best is None:
+        return True
+    if seen.score is None:
+        return False
+    return best.score is None or seen.score > best.score
+
+
 def failure_message(
     exp: Expectation, seen: Observation | None, tracker: _Tracker, what: str
 ) -> str:
@@ -273,8 +283,13 @@ def failure_message(
         lines.append(f"  query:    {seen.query}")
         lines.append(f"  observed: {seen.observed}")
     best = tracker.best
-    if best is not None and best is not seen and tracker.best_at is not None:
+    if best is not None and tracker.best_at is not None and _closer(best, seen):
         lines.append(f"  closest:  {best.observed} at {tracker.best_at:%H:%M:%S}")
+    hold = exp.hold if isinstance(exp, MetricExpectation) else 0.0
+    if hold and not exp.absent and tracker.true_since is not None and tracker.last_at is not None:
+        held = (tracker.last_at - tracker.true_since).total_seconds()
+        since = f"{tracker.true_since:%H:%M:%S}"
+        lines.append(f"  held:     since {since}, {held:.1f}s of the {hold:g}s required")
     if tracker.last_error:
         lines.append(f"  last backend error: {tracker.last_error}")
     return "\n".join(lines)

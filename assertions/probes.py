@@ -27,7 +27,7 @@ from assertions.health import HealthClient
 from assertions.logs import LogReader, LogRecord
 from assertions.prometheus import PrometheusClient
 from assertions.sentry import SentryBackend
-from assertions.spans import Span, Trace
+from assertions.spans import AttributeValue, Span, Trace
 from assertions.traces import JaegerClient
 
 TRACE_LIMIT = 200
@@ -166,9 +166,15 @@ def span_misses(exp: TraceExpectation, trace: Trace, span: Span) -> list[str]:
 
 def observe_trace(exp: TraceExpectation, b: Backends, since: datetime) -> Observation:
     assert b.traces is not None
+    # Let the backend filter on what it can (equality tags, error status), so the
+    # newest TRACE_LIMIT traces are candidates rather than whatever came last.
+    tags: dict[str, AttributeValue] = {c.key: c.value for c in exp.attributes if c.op == "="}
+    if exp.error:
+        tags["error"] = True
     traces = b.traces.find_traces(
         exp.service,
         operation=exp.operation,
+        tags=tags or None,
         start=since,
         min_duration=exp.min_duration,
         max_duration=exp.max_duration,
@@ -189,29 +195,28 @@ def observe_trace(exp: TraceExpectation, b: Backends, since: datetime) -> Observ
     enough = matching >= exp.at_least
     satisfied = enough and (exp.at_most is None or matching <= exp.at_most)
     observed = f"{matching} matching span(s) in {len(traces)} trace(s)"
-    if not enough and near is None and (exp.min_duration or exp.max_duration):
-        near = _longest_without_duration_bounds(exp, b.traces, since)
+    if not enough and near is None:
+        near = _closest_span(exp, b.traces, since)
     if near is not None and not enough:
         observed += f"; closest: {near}"
     return Observation(satisfied, observed, query, float(matching))
 
 
-def _longest_without_duration_bounds(
-    exp: TraceExpectation, traces: JaegerClient, since: datetime
-) -> str | None:
-    """The longest span of the selector when the duration bounds filtered everything out."""
-    found = traces.find_traces(exp.service, operation=exp.operation, start=since, limit=50)
-    spans = [
-        span
-        for trace in found
-        for span in trace.spans
-        if span.service == exp.service
-        and (exp.operation is None or span.operation == exp.operation)
-    ]
-    if not spans:
+def _closest_span(exp: TraceExpectation, traces: JaegerClient, since: datetime) -> str | None:
+    """When the backend's filters left nothing: the span of the service that came nearest."""
+    found = traces.find_traces(exp.service, start=since, limit=50)
+    best: tuple[int, Span, list[str]] | None = None
+    for trace in found:
+        for span in trace.spans:
+            if span.service != exp.service or span.start < since:
+                continue
+            misses = span_misses(exp, trace, span)
+            if misses and (best is None or len(misses) < best[0]):
+                best = (len(misses), span, misses)
+    if best is None:
         return None
-    longest = max(spans, key=lambda span: span.duration_s)
-    return f"longest {longest.operation} span took {longest.duration_s:.3f}s"
+    _count, span, misses = best
+    return f"{span.describe()} missed: {'; '.join(misses)}"
 
 
 def observe_sentry(exp: SentryExpectation, b: Backends, since: datetime) -> Observation:

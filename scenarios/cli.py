@@ -11,6 +11,11 @@ import json
 import sys
 from pathlib import Path
 
+from assertions.engine import describe
+from scenarios.console import Console
+from scenarios.exceptions import ScenarioInvalid, ScenarioNotFound
+from scenarios.loader import catalog, load, resolve
+from scenarios.runner import Runner
 from stack.exceptions import StackError
 from stack.local import COMPONENTS, DEFAULT_STATE_DIR, LocalStack, component_healthy, down, status
 from stack.state import ComponentState
@@ -24,6 +29,82 @@ EXIT_INFRA = 3
 def _print_ready(name: str, record: ComponentState, seconds: float) -> None:
     pid = record.pid if record.pid is not None else "-"
     print(f"  {name:<13} {record.url:<50} pid {pid:<8} ready in {seconds:5.2f} s", flush=True)
+
+
+def cmd_list(_args: argparse.Namespace) -> int:
+    for name, path in catalog().items():
+        try:
+            title = load(path).title
+        except ScenarioInvalid as exc:
+            title = f"INVALID: {exc.problems[0].message}"
+        print(f"{name:<22} {title}")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    try:
+        path = resolve(args.scenario)
+        scenario = load(path)
+    except (ScenarioNotFound, ScenarioInvalid) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{scenario.name}: {scenario.title}  ({path})\n")
+    print(scenario.story.strip() + "\n" if scenario.story else "", end="")
+    load_ = scenario.load
+    print(f"\nload: {load_.users} users ({load_.shape}) for {load_.duration:g} s")
+    for fault in scenario.faults:
+        print(f"fault {fault.id}: {fault.kind} at {fault.at:g}s for {fault.duration:g}s")
+    for exp in scenario.expectations:
+        print(f"expect {exp.id} [{exp.kind}]: {exp.description or describe(exp)}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    code = EXIT_OK
+    for name in args.files:
+        try:
+            scenario = load(Path(name))
+        except ScenarioInvalid as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            code = EXIT_INVALID
+            continue
+        print(
+            f"{name}: ok ({scenario.name}, {len(scenario.faults)} faults, "
+            f"{len(scenario.expectations)} expectations)"
+        )
+    return code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.stack != "local":
+        print("error: only --stack local can run here (no Docker engine)", file=sys.stderr)
+        return EXIT_INFRA
+    try:
+        source = resolve(args.scenario)
+        scenario = load(source)
+    except (ScenarioNotFound, ScenarioInvalid) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    out_dir: Path = args.out or Path("out") / scenario.name
+    runner = Runner(
+        scenario,
+        out_dir=out_dir,
+        state_dir=args.state_dir,
+        seed=args.seed,
+        no_fault=args.no_fault,
+        keep_stack=args.keep_stack,
+        source=source,
+        console=Console(quiet=args.quiet),
+    )
+    journal = runner.run()
+    print(f"journal: {out_dir / 'journal.json'}  junit: {out_dir / 'junit.xml'}")
+    return {
+        "passed": EXIT_OK,
+        "failed": EXIT_FAILED,
+        "aborted": EXIT_INFRA,
+        "error": EXIT_INFRA,
+    }[journal.status]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -99,6 +180,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the stack keeps its state and logs (default .chaoslab/)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    ls = sub.add_parser("list", help="the catalog of scenarios")
+    ls.set_defaults(func=cmd_list)
+    show = sub.add_parser("show", help="a scenario's story, faults and expectations")
+    show.add_argument("scenario", help="catalog name or scenario file")
+    show.set_defaults(func=cmd_show)
+    val = sub.add_parser("validate", help="check scenario files; exit 2 on any problem")
+    val.add_argument("files", nargs="+", help="scenario YAML files")
+    val.set_defaults(func=cmd_validate)
+    run = sub.add_parser("run", help="replay a scenario and check what surfaced, how fast")
+    run.add_argument("scenario", help="catalog name or scenario file")
+    run.add_argument("--stack", choices=["local", "compose"], default="local")
+    run.add_argument("--out", type=Path, default=None, help="where to write journal.json/junit.xml")
+    run.add_argument("--seed", type=int, default=None, help="seed for every random choice")
+    run.add_argument(
+        "--no-fault", action="store_true", help="control run: identical load, nothing injected"
+    )
+    run.add_argument("--quiet", action="store_true", help="print only the verdict table")
+    run.add_argument(
+        "--keep-stack",
+        action="store_true",
+        help="leave the stack running afterwards (faults are still rolled back); "
+        "`chaoslab down` stops it",
+    )
+    run.set_defaults(func=cmd_run)
     up = sub.add_parser("up", help="start the local stack and leave it running")
     up.add_argument("--stack", choices=["local", "compose"], default="local")
     up.add_argument("--seed", type=int, default=None, help="seed for every random choice")

@@ -5,6 +5,7 @@ Tree::
     ScenarioError                 root of everything scenarios raise
     ├── ScenarioInvalid           a scenario file is wrong (each problem with file and line)
     ├── ScenarioNotFound          no catalog scenario and no file by that name
+    ├── LoadFailed                Locust exited with an error (in scenarios.load)
     └── RunAborted                a run was interrupted (SIGINT/SIGTERM)
 """
 

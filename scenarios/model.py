@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from assertions.expectations import Expectation, Seconds
 from scenarios.faults import Fault
+from scenarios.loadmodel import ShapeSpec, SteadyShape
 
 
 class _Strict(BaseModel):
@@ -41,15 +42,27 @@ class ClassifierSettings(_Strict):
         }
 
 
+def _shape_by_name(value: object) -> object:
+    """``shape: steady`` is short for ``shape: {kind: steady}``."""
+    return {"kind": value} if isinstance(value, str) else value
+
+
 class LoadSettings(_Strict):
     """Locust: users, spawn rate, shape and how long."""
 
     user_class: Literal["DocumentUser"] = "DocumentUser"
     users: int = Field(default=20, ge=1, le=2000)
     spawn_rate: float = Field(default=20, gt=0)
-    shape: Literal["steady", "ramp", "spike", "replay"] = "steady"
-    shape_params: dict[str, Any] = Field(default_factory=dict)
+    shape: Annotated[ShapeSpec, BeforeValidator(_shape_by_name)] = SteadyShape()
     duration: Seconds = Field(gt=0, le=3600)
+    wait_min: Seconds = Field(default=0.2, description="think time between a user's requests")
+    wait_max: Seconds = 0.6
+
+    @model_validator(mode="after")
+    def _wait_range(self) -> LoadSettings:
+        if self.wait_min > self.wait_max:
+            raise ValueError("wait_min must not exceed wait_max")
+        return self
 
 
 class Scenario(_Strict):

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         loop="uvloop",
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=30,
     )
     return 0
 

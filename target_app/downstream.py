@@ -25,7 +25,11 @@ class ClassifierClient:
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            # Idle connections are dropped well before the server's keep-alive
+            # timeout, so a request never races the server closing its socket.
+            limits=httpx.Limits(
+                max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0
+            ),
         )
         HTTPXClientInstrumentor.instrument_client(self._client)
 
