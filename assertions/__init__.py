@@ -29,6 +29,7 @@ from assertions.bugsink import BugsinkClient
 from assertions.exceptions import (
     AssertionsError,
     BackendUnavailable,
+    ExpectationError,
     ExpectationFailed,
     QueryError,
     UnexpectedResponse,
@@ -77,6 +78,7 @@ __all__ = [
     "AttributeValue",
     "Attributes",
     "BackendUnavailable",
+    "ExpectationError",
     "BugsinkClient",
     "ExpectationFailed",
     "HealthCheck",

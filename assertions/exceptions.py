@@ -10,6 +10,8 @@ The tree::
     │                               documented JSON — an *error* (version or config drift)
     ├── QueryError                  the backend rejected the question itself (bad PromQL,
     │                               bad Jaeger search parameters) — an *error*, with the query
+    ├── ExpectationError            an expectation could not be evaluated (its verdict is
+    │                               ``error``): how the pytest ``lab`` fixture reports it
     └── ExpectationFailed           a signal did not surface (also an ``AssertionError``):
                                     the only *failure*; its message shows the query, what
                                     was expected and what was observed
@@ -59,6 +61,10 @@ class QueryError(AssertionsError):
         super().__init__(f"{backend} rejected the query {query!r} ({error_type}): {message}")
 
 
+class ExpectationError(AssertionsError):
+    """An expectation could not be evaluated (its verdict is ``error``); ``str()`` says why."""
+
+
 class ExpectationFailed(AssertionsError, AssertionError):
     """A signal did not surface as expected; ``str()`` is the whole explanation."""
 
@@ -66,6 +72,7 @@ class ExpectationFailed(AssertionsError, AssertionError):
 __all__ = [
     "AssertionsError",
     "BackendUnavailable",
+    "ExpectationError",
     "ExpectationFailed",
     "QueryError",
     "UnexpectedResponse",

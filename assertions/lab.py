@@ -21,10 +21,9 @@ could not be asked, or rejected the query). The pytest plugin
 (:mod:`assertions.pytest_plugin`) hands one ``Lab`` to every test as the
 session-scoped ``lab`` fixture.
 
-``ExpectationError`` belongs under :class:`~assertions.exceptions.AssertionsError`
-next to ``BackendUnavailable`` and ``QueryError``: it is how an *errored*
-verdict surfaces in a test, where only its message is left of the original
-exception.
+An *errored* verdict surfaces in a test as
+:class:`~assertions.exceptions.ExpectationError`, a *failed* one as
+:class:`~assertions.exceptions.ExpectationFailed`.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from pydantic import TypeAdapter
 from assertions.alertmanager import NotificationLogClient
 from assertions.bugsink import BugsinkClient
 from assertions.engine import Engine, FaultSpan, Verdict, utcnow
-from assertions.exceptions import AssertionsError, BackendUnavailable, ExpectationFailed
+from assertions.exceptions import BackendUnavailable, ExpectationError, ExpectationFailed
 from assertions.expectations import Expectation
 from assertions.health import HealthClient
 from assertions.logs import LogReader
@@ -60,10 +59,6 @@ RUN_HEADER = "X-Chaoslab-Run"
 CHAOS_HEADER = "X-Chaos-Token"
 
 EXPECTATION: TypeAdapter[Expectation] = TypeAdapter(Expectation)
-
-
-class ExpectationError(AssertionsError):
-    """An expectation could not be evaluated (its verdict is ``error``); ``str()`` says why."""
 
 
 def parse_expectation(value: Expectation | Mapping[str, object]) -> Expectation:

@@ -387,8 +387,7 @@ class ExpectationItem(pytest.Item):
         self.expectation = expectation
 
     def runtest(self) -> None:
-        from assertions.exceptions import ExpectationFailed
-        from assertions.lab import ExpectationError
+        from assertions.exceptions import ExpectationError, ExpectationFailed
 
         parent = self.parent
         assert isinstance(parent, ScenarioFile)
