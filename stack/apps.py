@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from stack.lifecycle import Lifecycle
 from stack.ports import LOOPBACK, free_port
 from stack.process import ManagedProcess
 
@@ -23,7 +24,7 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
 
 
 @dataclass
-class AppProcess:
+class AppProcess(Lifecycle):
     """One of the lab's uvicorn services (``serve`` = target, ``classifier``)."""
 
     service: str
@@ -73,13 +74,6 @@ class AppProcess:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
-
-    def __enter__(self) -> AppProcess:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def classifier(log_dir: Path, env: Mapping[str, str] | None = None, port: int = 0) -> AppProcess:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stack.exceptions import BinaryNotFound, ComponentFailed
+from stack.lifecycle import Lifecycle
 from stack.ports import LOOPBACK, free_port
 from stack.process import ManagedProcess
 
@@ -99,7 +100,7 @@ def cluster_template(user: str | None) -> Path:
 
 
 @dataclass
-class PostgresCluster:
+class PostgresCluster(Lifecycle):
     """A private PostgreSQL cluster; use as a context manager or start()/stop()."""
 
     port: int = 0
@@ -209,10 +210,3 @@ class PostgresCluster:
         self.stop_server()
         if hasattr(self, "root"):
             shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> PostgresCluster:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

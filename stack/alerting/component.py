@@ -15,12 +15,12 @@ import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import httpx
 
 from stack.exceptions import BinaryNotFound, ComponentFailed
+from stack.lifecycle import Lifecycle
 from stack.ports import LOOPBACK, free_port
 from stack.process import ManagedProcess
 
@@ -48,7 +48,7 @@ def run_check(component: str, argv: Sequence[str]) -> None:
         )
 
 
-class LoopbackServer(ABC):
+class LoopbackServer(Lifecycle, ABC):
     """A supervised child process serving HTTP on ``127.0.0.1:port``."""
 
     component: ClassVar[str]
@@ -119,15 +119,3 @@ class LoopbackServer(ABC):
         """SIGTERM the process (SIGKILL after ``grace``) and reap it; idempotent."""
         if self.process is not None:
             self.process.stop(grace)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
@@ -28,6 +27,7 @@ from stack.bugsink.settings import BugsinkSettings
 from stack.bugsink.template import ensure_template
 from stack.bugsink.venv import ensure_venv
 from stack.exceptions import StackStateError
+from stack.lifecycle import Lifecycle
 from stack.ports import LOOPBACK, free_port
 from stack.process import ManagedProcess
 
@@ -56,7 +56,7 @@ class _Running:
     api_token: str
 
 
-class BugsinkServer:
+class BugsinkServer(Lifecycle):
     """A Sentry-compatible backend (Bugsink) on a loopback port."""
 
     def __init__(
@@ -182,18 +182,6 @@ class BugsinkServer:
         session = process.pid
         process.stop(grace=grace)
         stop_session(session)
-
-    def __enter__(self) -> BugsinkServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _state(self) -> _Running:
         if self._running is None:

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Literal, Protocol
 
 from stack.exceptions import BinaryNotFound
+from stack.lifecycle import Lifecycle
 from stack.ports import LOOPBACK, free_port
 from stack.process import ManagedProcess
 from stack.toxiproxy.api import VERSION
@@ -62,7 +63,7 @@ def _version_answers(url: str) -> bool:
         return bool(response.status == 200)
 
 
-class ToxiproxyProcess:
+class ToxiproxyProcess(Lifecycle):
     """A Toxiproxy server as a child process: the real binary or ``python -m stack.toxiproxy``."""
 
     def __init__(
@@ -130,18 +131,6 @@ class ToxiproxyProcess:
         if self.process is not None:
             self.process.stop(grace=timeout)
             self.process = None
-
-    def __enter__(self) -> ToxiproxyProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def real_binary() -> str | None:

@@ -7,8 +7,8 @@ import contextlib
 import logging
 import threading
 from pathlib import Path
-from types import TracebackType
 
+from stack.lifecycle import Lifecycle
 from stack.ports import LOOPBACK
 from stack.toxiproxy.api import VERSION, ToxiproxyApi
 from stack.toxiproxy.collection import ProxyCollection
@@ -82,7 +82,7 @@ class ToxiproxyServer:
         await self.collection.clear()
 
 
-class EmbeddedToxiproxy:
+class EmbeddedToxiproxy(Lifecycle):
     """The embedded server on its own event loop in a daemon thread.
 
     ``start()`` returns once the API listens; ``port=0`` picks a free port,
@@ -175,18 +175,6 @@ class EmbeddedToxiproxy:
         self._thread = None
         self._loop = None
         self.server = None
-
-    def __enter__(self) -> EmbeddedToxiproxy:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:

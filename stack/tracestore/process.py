@@ -10,10 +10,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
+from stack.lifecycle import Lifecycle
 from stack.ports import LOOPBACK, free_port
 from stack.process import ManagedProcess
 from stack.tracestore.storage import DB_FILENAME, Retention
@@ -23,7 +23,7 @@ LOG_FILENAME = "tracestore.log"
 
 
 @dataclass
-class TraceStoreProcess:
+class TraceStoreProcess(Lifecycle):
     """``python -m stack.tracestore`` as a supervised child; a context manager."""
 
     state_dir: Path
@@ -93,18 +93,6 @@ class TraceStoreProcess:
         """SIGTERM the child (it writes what is queued, then exits); idempotent."""
         if self.process is not None:
             self.process.stop(grace)
-
-    def __enter__(self) -> TraceStoreProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 __all__ = ["TraceStoreProcess"]

@@ -10,11 +10,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import uvicorn
 
 from stack.exceptions import ComponentFailed
+from stack.lifecycle import Lifecycle
 from stack.ports import LOOPBACK, free_port
 from stack.tracestore.app import create_app
 from stack.tracestore.storage import DB_FILENAME, Retention
@@ -23,7 +23,7 @@ COMPONENT = "traces"
 
 
 @dataclass
-class TraceStoreServer:
+class TraceStoreServer(Lifecycle):
     """A trace store on ``127.0.0.1:port`` in this process; a context manager."""
 
     state_dir: Path
@@ -85,18 +85,6 @@ class TraceStoreServer:
             self._thread.join(timeout=10.0)
         self._server = None
         self._thread = None
-
-    def __enter__(self) -> TraceStoreServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 __all__ = ["TraceStoreServer"]
