@@ -16,6 +16,7 @@ from scenarios.console import Console
 from scenarios.exceptions import ScenarioInvalid, ScenarioNotFound
 from scenarios.loader import catalog, load, resolve
 from scenarios.runner import Runner
+from scenarios.schema import scenario_schema
 from stack.exceptions import StackError
 from stack.local import COMPONENTS, DEFAULT_STATE_DIR, LocalStack, component_healthy, down, status
 from stack.state import ComponentState
@@ -107,6 +108,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     }[journal.status]
 
 
+def cmd_schema(_args: argparse.Namespace) -> int:
+    print(scenario_schema(), end="")
+    return EXIT_OK
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     if args.stack != "local":
         print("error: only --stack local can run here (no Docker engine)", file=sys.stderr)
@@ -188,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check scenario files; exit 2 on any problem")
     val.add_argument("files", nargs="+", help="scenario YAML files")
     val.set_defaults(func=cmd_validate)
+    schema = sub.add_parser("schema", help="the JSON Schema of scenario files")
+    schema.set_defaults(func=cmd_schema)
     run = sub.add_parser("run", help="replay a scenario and check what surfaced, how fast")
     run.add_argument("scenario", help="catalog name or scenario file")
     run.add_argument("--stack", choices=["local", "compose"], default="local")
