@@ -103,7 +103,7 @@ def main(names: list[str]) -> int:
             if v.time_to_detect_s is not None
         )
         print(f"{name:<20} {status:<8} {wall:>7.1f}  {detections}")
-    print(f"\n{'alert':<24} {'crossed->notified':>18} {'budget':>8}")
+    print(f"\n{'scenario/alert':<44} {'crossed->notified':>18} {'budget':>8}")
     for name, _wall, _status, _journal, delays in rows:
         for delay in delays:
             shown = f"{delay.delay_s:.1f}s" if delay.delay_s is not None else "n/a"
@@ -112,7 +112,8 @@ def main(names: list[str]) -> int:
                 if delay.delay_s is None
                 else ("within" if delay.delay_s <= delay.budget_s else "OVER")
             )
-            print(f"{name}/{delay.alert:<24} {shown:>10} {delay.budget_s:>7.1f}s {verdict}")
+            label = f"{name}/{delay.alert}"
+            print(f"{label:<44} {shown:>18} {delay.budget_s:>7.1f}s {verdict}")
     slowest = max((wall for _n, wall, *_ in rows), default=0.0)
     print(f"\nslowest scenario {slowest:.1f} s (target <= 90 s including stack start and teardown)")
     return 0
