@@ -20,12 +20,11 @@ APT_PACKAGES += prometheus-alertmanager
 endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help run test test-catalog deps system-deps uv lint typecheck rules-test unit integration
+.PHONY: help run test deps system-deps uv lint typecheck rules-test unit integration
 
 help:
 	@echo "make run   - install what is missing and run the default scenario (pool-exhaustion)"
 	@echo "make test  - install what is missing and run lint, type checks and the whole test suite"
-	@echo "make test-catalog - run every other catalog scenario and its control run (slow)"
 
 uv:
 	@if ! command -v uv >/dev/null 2>&1 && [ ! -x "$(HOME)/.local/bin/uv" ]; then \
@@ -50,12 +49,9 @@ lint: deps
 typecheck: deps
 	$(UV) run mypy
 
+# The whole suite, the whole catalog with its control runs included (on one `chaoslab up` stack).
 test: lint typecheck
-	$(UV) run pytest -m "not catalog"
-
-# The catalog scenarios beyond the three headline ones, each with its control run.
-test-catalog: deps
-	$(UV) run pytest -m catalog
+	$(UV) run pytest
 
 run: deps
 	$(UV) run chaoslab run pool-exhaustion

@@ -28,6 +28,7 @@ from assertions.alertmanager import (
 from assertions.bugsink import BugsinkClient
 from assertions.exceptions import (
     AssertionsError,
+    BackendNotConfigured,
     BackendUnavailable,
     ExpectationError,
     ExpectationFailed,
@@ -77,6 +78,7 @@ __all__ = [
     "AssertionsError",
     "AttributeValue",
     "Attributes",
+    "BackendNotConfigured",
     "BackendUnavailable",
     "BugsinkClient",
     "ExpectationError",

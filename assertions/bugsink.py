@@ -4,8 +4,16 @@ Endpoints (Bugsink 2.x, ``Authorization: Bearer <token>``), lists
 cursor-paginated as ``{"next", "previous", "results"}``:
 
 * ``GET issues/?project=<id>&state=all&q=<text and key:"value" tag filters>``
+* ``GET issues/<uuid>/tags/?key=<tag>`` — the tag values stored for an issue, with counts
 * ``GET events/?issue=<uuid>`` — newest first, no payload
 * ``GET events/<uuid>/`` — one event with ``data``, the SDK's event JSON
+* ``GET events/lookup/?project=<id>&event_id=<sdk event id>`` — the same, by the
+  id ``sentry_sdk.capture_*`` returned
+
+This is the lab's one Bugsink client: the expectation engine asks it through
+the :class:`~assertions.sentry.SentryBackend` methods, and the stack's
+integration tests use its Bugsink-only extras (:meth:`BugsinkClient.issue_tags`,
+:meth:`BugsinkClient.lookup`).
 
 Usage::
 
@@ -85,6 +93,14 @@ class BugsinkEventSummary(_Wire):
         )
 
 
+class BugsinkIssueTag(_Wire):
+    """One stored value of a tag on an issue, and how many events carried it."""
+
+    key: str
+    value: str
+    count: int
+
+
 class _ExceptionList(_Wire):
     values: list[SentryException] = Field(default_factory=list)
 
@@ -147,6 +163,7 @@ class BugsinkEvent(BugsinkEventSummary):
 
 
 _ISSUES = TypeAdapter(_Page[BugsinkIssue])
+_ISSUE_TAGS = TypeAdapter(_Page[BugsinkIssueTag])
 _EVENTS = TypeAdapter(_Page[BugsinkEventSummary])
 _EVENT = TypeAdapter(BugsinkEvent)
 
@@ -207,6 +224,19 @@ class BugsinkClient(HttpBackend):
             return None
         return self._decode(self._require_ok(response), _EVENT).neutral_event()
 
+    def issue_tags(self, issue_id: str, key: str | None = None) -> list[BugsinkIssueTag]:
+        """The tag values Bugsink stored for an issue (only ``key``'s when given)."""
+        params = {} if key is None else {"key": key}
+        return self._pages(f"/issues/{issue_id}/tags/", params, _ISSUE_TAGS)
+
+    def lookup(self, sdk_event_id: str) -> SentryEvent | None:
+        """The event the SDK sent as ``sdk_event_id``; None when it is not stored (yet)."""
+        params = {"project": str(self.project_id), "event_id": sdk_event_id}
+        response = self._get("/events/lookup/", params)
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return None
+        return self._decode(self._require_ok(response), _EVENT).neutral_event()
+
     def _pages(
         self,
         path: str,
@@ -231,6 +261,7 @@ __all__ = [
     "BugsinkEvent",
     "BugsinkEventSummary",
     "BugsinkIssue",
+    "BugsinkIssueTag",
     "EventData",
     "tag_query",
 ]

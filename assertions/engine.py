@@ -9,6 +9,7 @@ settles as passed (with ``detected_at`` and ``time_to_detect_s``), failed
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,12 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from assertions.exceptions import AssertionsError, ExpectationFailed, QueryError
+from assertions.exceptions import (
+    AssertionsError,
+    BackendNotConfigured,
+    ExpectationFailed,
+    QueryError,
+)
 from assertions.expectations import (
     AlertExpectation,
     Expectation,
@@ -38,6 +44,10 @@ from assertions.probes import (
 )
 
 DEFAULT_AFTER_END_S = 30.0
+#: In a metric query, the time since the run started as a PromQL duration (``73s``), so
+#: ``increase(errors_total[$__run_range])`` counts this run only, even on a long-lived stack
+#: whose counters carry earlier runs.
+RUN_RANGE = "$__run_range"
 Status = Literal["pending", "passed", "failed", "error"]
 
 
@@ -152,11 +162,11 @@ class Engine:
             return span.started, span.started + timedelta(seconds=window.within), span.started
         return span.started, span.ended, span.started
 
-    def _observe(self, exp: Expectation, since: datetime) -> Observation:
+    def _observe(self, exp: Expectation, since: datetime, now: datetime) -> Observation:
         b = self.backends
         match exp:
             case MetricExpectation():
-                return observe_metric(exp, b)
+                return observe_metric(with_run_range(exp, self.run_started, now), b)
             case AlertExpectation():
                 return observe_alert(exp, b, since)
             case TraceExpectation():
@@ -207,8 +217,8 @@ class Engine:
     def _look(self, tracker: _Tracker, now: datetime, since: datetime, origin: datetime) -> None:
         exp = tracker.exp
         try:
-            seen = self._observe(exp, since)
-        except QueryError as exc:
+            seen = self._observe(exp, since, now)
+        except (QueryError, BackendNotConfigured) as exc:  # asking again cannot help
             self._settle(tracker, "error", message=str(exc))
             return
         except AssertionsError as exc:
@@ -263,6 +273,16 @@ class Engine:
         verdict.time_to_detect_s = ttd if status == "passed" and not tracker.exp.absent else None
         if status == "failed" and tracker.exp.absent:
             verdict.time_to_detect_s = ttd
+
+
+def with_run_range(
+    exp: MetricExpectation, run_started: datetime, now: datetime
+) -> MetricExpectation:
+    """``exp`` with :data:`RUN_RANGE` replaced by the whole seconds since ``run_started``."""
+    if RUN_RANGE not in exp.query:
+        return exp
+    seconds = max(1, math.ceil((now - run_started).total_seconds()))
+    return exp.model_copy(update={"query": exp.query.replace(RUN_RANGE, f"{seconds}s")})
 
 
 def _closer(seen: Observation, best: Observation | None) -> bool:

@@ -11,7 +11,9 @@ The tree::
     ├── QueryError                  the backend rejected the question itself (bad PromQL,
     │                               bad Jaeger search parameters) — an *error*, with the query
     ├── ExpectationError            an expectation could not be evaluated (its verdict is
-    │                               ``error``): how the pytest ``lab`` fixture reports it
+    │   │                           ``error``): how the pytest ``lab`` fixture reports it
+    │   └── BackendNotConfigured    the expectation needs a backend the run has no client
+    │                               for (e.g. a trace expectation without a trace store)
     └── ExpectationFailed           a signal did not surface (also an ``AssertionError``):
                                     the only *failure*; its message shows the query, what
                                     was expected and what was observed
@@ -65,12 +67,24 @@ class ExpectationError(AssertionsError):
     """An expectation could not be evaluated (its verdict is ``error``); ``str()`` says why."""
 
 
+class BackendNotConfigured(ExpectationError):
+    """``backend`` has no client in this run, so an expectation on it cannot be evaluated."""
+
+    def __init__(self, backend: str, kind: str) -> None:
+        self.backend = backend
+        self.kind = kind
+        super().__init__(
+            f"a {kind} expectation needs {backend}, and this run has no {backend} client"
+        )
+
+
 class ExpectationFailed(AssertionsError, AssertionError):
     """A signal did not surface as expected; ``str()`` is the whole explanation."""
 
 
 __all__ = [
     "AssertionsError",
+    "BackendNotConfigured",
     "BackendUnavailable",
     "ExpectationError",
     "ExpectationFailed",

@@ -18,8 +18,8 @@ returns the :class:`~assertions.engine.Verdict`; :meth:`Lab.expect` does the
 same and raises :class:`~assertions.exceptions.ExpectationFailed` (a failure:
 the signal did not surface) or :class:`ExpectationError` (an error: a backend
 could not be asked, or rejected the query). The pytest plugin
-(:mod:`assertions.pytest_plugin`) hands one ``Lab`` to every test as the
-session-scoped ``lab`` fixture.
+(:mod:`scenarios.pytest_plugin`, beside the runner) hands one ``Lab`` to
+every test as the session-scoped ``lab`` fixture.
 
 An *errored* verdict surfaces in a test as
 :class:`~assertions.exceptions.ExpectationError`, a *failed* one as

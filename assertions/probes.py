@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from assertions.alertmanager import NotificationLogClient
+from assertions.exceptions import BackendNotConfigured
 from assertions.expectations import (
     COMPARE,
     AlertExpectation,
@@ -32,6 +34,8 @@ from assertions.traces import JaegerClient
 
 TRACE_LIMIT = 200
 EVENT_SAMPLE = 5
+
+Client = TypeVar("Client")
 
 
 @dataclass(frozen=True)
@@ -58,14 +62,21 @@ class Backends:
 
     def new_log_records(self) -> list[LogRecord]:
         """Every log record since the engine started (read incrementally)."""
-        if self.logs is not None:
-            self._log_records.extend(self.logs.poll().records)
+        logs = need(self.logs, "the target's log", "log")
+        self._log_records.extend(logs.poll().records)
         return self._log_records
 
 
+def need(client: Client | None, backend: str, kind: str) -> Client:
+    """``client``, or :class:`BackendNotConfigured` (an ``error`` verdict) when there is none."""
+    if client is None:
+        raise BackendNotConfigured(backend, kind)
+    return client
+
+
 def observe_metric(exp: MetricExpectation, b: Backends) -> Observation:
-    assert b.prometheus is not None
-    result = b.prometheus.query(exp.query)
+    prometheus = need(b.prometheus, "Prometheus", exp.kind)
+    result = prometheus.query(exp.query)
     values = [point.value for point in result.points()]
     compare = COMPARE[exp.op]
     satisfied = any(compare(v, exp.threshold) for v in values)
@@ -80,8 +91,7 @@ def observe_alert(exp: AlertExpectation, b: Backends, since: datetime) -> Observ
     seen: list[str] = []
     in_prometheus = in_webhook = False
     if exp.via in ("prometheus", "both"):
-        assert b.prometheus is not None
-        alerts = b.prometheus.alerts()
+        alerts = need(b.prometheus, "Prometheus", exp.kind).alerts()
         named = [a for a in alerts if a.name == exp.alert]
         if exp.state == "firing":
             in_prometheus = any(a.firing for a in named)
@@ -93,8 +103,8 @@ def observe_alert(exp: AlertExpectation, b: Backends, since: datetime) -> Observ
         if others:
             seen.append(f"other firing alerts: {', '.join(others)}")
     if exp.via in ("alertmanager", "both"):
-        assert b.notifications is not None
-        notified = b.notifications.alerts(exp.alert, exp.state, since=since)
+        notifications = need(b.notifications, "the Alertmanager webhook", exp.kind)
+        notified = notifications.alerts(exp.alert, exp.state, since=since)
         in_webhook = bool(notified)
         seen.append(f"webhook: {len(notified)} {exp.state} notification(s) of {exp.alert}")
     satisfied = {
@@ -165,13 +175,13 @@ def span_misses(exp: TraceExpectation, trace: Trace, span: Span) -> list[str]:
 
 
 def observe_trace(exp: TraceExpectation, b: Backends, since: datetime) -> Observation:
-    assert b.traces is not None
+    client = need(b.traces, "the trace store", exp.kind)
     # Let the backend filter on what it can (equality tags, error status), so the
     # newest TRACE_LIMIT traces are candidates rather than whatever came last.
     tags: dict[str, AttributeValue] = {c.key: c.value for c in exp.attributes if c.op == "="}
     if exp.error:
         tags["error"] = True
-    traces = b.traces.find_traces(
+    traces = client.find_traces(
         exp.service,
         operation=exp.operation,
         tags=tags or None,
@@ -196,7 +206,7 @@ def observe_trace(exp: TraceExpectation, b: Backends, since: datetime) -> Observ
     satisfied = enough and (exp.at_most is None or matching <= exp.at_most)
     observed = f"{matching} matching span(s) in {len(traces)} trace(s)"
     if not enough and near is None:
-        near = _closest_span(exp, b.traces, since)
+        near = _closest_span(exp, client, since)
     if near is not None and not enough:
         observed += f"; closest: {near}"
     return Observation(satisfied, observed, query, float(matching))
@@ -220,17 +230,17 @@ def _closest_span(exp: TraceExpectation, traces: JaegerClient, since: datetime) 
 
 
 def observe_sentry(exp: SentryExpectation, b: Backends, since: datetime) -> Observation:
-    assert b.sentry is not None
+    sentry = need(b.sentry, "Sentry (Bugsink)", exp.kind)
     tags = {"run_id": b.run_id, **exp.tags} if b.run_id else dict(exp.tags)
-    issues = [i for i in b.sentry.issues(tags=tags) if i.last_seen >= since]
+    issues = [i for i in sentry.issues(tags=tags) if i.last_seen >= since]
     query = "sentry issues tagged " + ", ".join(f"{k}:{v}" for k, v in tags.items())
     matching = []
     for issue in issues:
         if exp.exception_type is not None and issue.exception_type != exp.exception_type:
             continue
         if exp.fingerprint is not None or exp.level is not None:
-            refs = b.sentry.events(issue.id, limit=1)
-            event = b.sentry.event(refs[0].id) if refs else None
+            refs = sentry.events(issue.id, limit=1)
+            event = sentry.event(refs[0].id) if refs else None
             if event is None:
                 continue
             if exp.fingerprint is not None and event.fingerprint != exp.fingerprint:
@@ -272,8 +282,7 @@ def observe_log(exp: LogExpectation, b: Backends, since: datetime) -> Observatio
 
 
 def observe_health(exp: HealthExpectation, b: Backends) -> Observation:
-    assert b.health is not None
-    seen = b.health.probe(exp.probe)
+    seen = need(b.health, "the target's health endpoints", exp.kind).probe(exp.probe)
     failing = seen.report.failing if seen.report is not None else []
     satisfied = seen.status_code == exp.status and (exp.failing is None or exp.failing in failing)
     observed = f"/{exp.probe} answered {seen.status_code}" + (

@@ -8,23 +8,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from assertions.engine import describe
 from scenarios.console import Console
 from scenarios.exceptions import ScenarioInvalid, ScenarioNotFound
+from scenarios.ledger import clear_ledgers, leftovers, read_ledgers
 from scenarios.loader import catalog, load, resolve
-from scenarios.runner import Runner
+from scenarios.model import ClassifierSettings, TargetSettings
+from scenarios.panic import panic
 from scenarios.schema import scenario_schema
+from scenarios.session import (
+    EXIT_FAILED,
+    EXIT_INFRA,
+    EXIT_INVALID,
+    EXIT_OK,
+    Mode,
+    execute,
+    exit_code,
+)
+from stack.attached import AttachedStack
 from stack.exceptions import StackError
 from stack.local import COMPONENTS, DEFAULT_STATE_DIR, LocalStack, component_healthy, down, status
-from stack.state import ComponentState
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_INFRA = 3
+from stack.state import ComponentState, read_state
 
 
 def _print_ready(name: str, record: ComponentState, seconds: float) -> None:
@@ -88,24 +97,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     out_dir: Path = args.out or Path("out") / scenario.name
-    runner = Runner(
+    mode: Mode = "control" if args.control else ("no_fault" if args.no_fault else "fault")
+    journal = execute(
         scenario,
+        source=source,
         out_dir=out_dir,
         state_dir=args.state_dir,
         seed=args.seed,
-        no_fault=args.no_fault,
+        mode=mode,
+        fresh=args.fresh,
         keep_stack=args.keep_stack,
-        source=source,
         console=Console(quiet=args.quiet),
     )
-    journal = runner.run()
-    print(f"journal: {out_dir / 'journal.json'}  junit: {out_dir / 'junit.xml'}")
-    return {
-        "passed": EXIT_OK,
-        "failed": EXIT_FAILED,
-        "aborted": EXIT_INFRA,
-        "error": EXIT_INFRA,
-    }[journal.status]
+    _say(f"journal: {out_dir / 'journal.json'}  junit: {out_dir / 'junit.xml'}")
+    _say(f"replay:  chaoslab run {args.scenario} --seed {journal.seed}")
+    return exit_code(journal)
 
 
 def cmd_schema(_args: argparse.Namespace) -> int:
@@ -125,10 +131,23 @@ def cmd_up(args: argparse.Namespace) -> int:
         ]
         if not unhealthy:
             print(f"the local stack is already up (state in {state_dir}); `chaoslab status`")
+            for line in _leftover_lines(state_dir):
+                print(f"warning: {line}; `chaoslab panic` undoes them", file=sys.stderr)
             return EXIT_OK
         print(f"cleaning up a broken stack ({', '.join(unhealthy)} not healthy)")
+    for line in _leftover_lines(state_dir):
+        print(f"note: {line}; they went with the old stack")
+    clear_ledgers(state_dir.resolve())
     print(f"starting the local stack (state in {state_dir})", flush=True)
-    lab = LocalStack(state_dir, progress=_print_ready, detached=True, seed=args.seed)
+    # Started with the default settings, so a scenario that keeps them restarts nothing.
+    lab = LocalStack(
+        state_dir,
+        target_env=TargetSettings().env(),
+        classifier_env=ClassifierSettings().env(),
+        progress=_print_ready,
+        detached=True,
+        seed=args.seed,
+    )
     try:
         lab.up()
     except StackError as exc:
@@ -141,6 +160,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _leftover_lines(state_dir: Path) -> list[str]:
+    return [
+        f"run {ledger.run_id} ({ledger.scenario}, pid {ledger.pid}, dead) left: "
+        + ", ".join(e.description for e in ledger.pending)
+        for ledger in leftovers(state_dir.resolve())
+    ]
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     state = status(args.state_dir)
     components = {} if state is None else state.components
@@ -148,10 +175,23 @@ def cmd_status(args: argparse.Namespace) -> int:
         name: {"url": record.url, "pid": record.pid, "healthy": component_healthy(name, record)}
         for name, record in components.items()
     }
+    ledgers = read_ledgers(args.state_dir.resolve())
+    faults = [
+        {
+            "run_id": ledger.run_id,
+            "scenario": ledger.scenario,
+            "pid": ledger.pid,
+            "running": ledger.owner_alive,
+            "pending": [e.description for e in ledger.pending],
+        }
+        for _path, ledger in ledgers
+        if ledger.pending or ledger.owner_alive
+    ]
     report = {
         "stack": "local" if state is None else state.stack,
         "state_dir": str(args.state_dir.resolve()),
         "components": entries,
+        "faults": faults,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -163,16 +203,56 @@ def cmd_status(args: argparse.Namespace) -> int:
                 entry = entries[name]
                 mark = "healthy" if entry["healthy"] else "DOWN"
                 print(f"  {name:<13} {entry['url']:<50} pid {entry['pid']!s:<8} {mark}")
+        for ledger_info in faults:
+            who = "running" if ledger_info["running"] else "DEAD"
+            print(
+                f"  run {ledger_info['run_id']} ({ledger_info['scenario']}, {who}) faults "
+                f"applied: {', '.join(map(str, ledger_info['pending'])) or 'none'}"  # type: ignore[call-overload]  # list of str
+            )
+    leftover = _leftover_lines(args.state_dir)
+    for line in leftover:
+        print(f"warning: {line}; `chaoslab panic` undoes them", file=sys.stderr)
     if state is None:
         return EXIT_OK
     all_healthy = all(entry["healthy"] for entry in entries.values())
-    return EXIT_OK if all_healthy else EXIT_FAILED
+    return EXIT_OK if all_healthy and not leftover else EXIT_FAILED
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    for line in _leftover_lines(args.state_dir):
+        print(f"note: {line}; they go with the stack")
     stopped = down(args.state_dir)
+    clear_ledgers(args.state_dir.resolve())
     print("nothing was running" if not stopped else f"down ({len(stopped)} processes stopped)")
     return EXIT_OK
+
+
+def restarter(state_dir: Path) -> Callable[[str], None]:
+    """Restart a recorded app component of the stack in ``state_dir`` (a killed classifier)."""
+
+    def restart(component: str) -> None:
+        state = read_state(state_dir)
+        if state is None:
+            raise StackError(f"no stack is recorded in {state_dir}")
+        AttachedStack(state).restart(component)
+
+    return restart
+
+
+def cmd_panic(args: argparse.Namespace) -> int:
+    state_dir: Path = args.state_dir.resolve()
+    restart = restarter(state_dir)
+    report = panic(state_dir, restart, say=_say)
+    if not report.undone and report.clean:
+        _say("nothing to undo: no fault is applied on this stack")
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    for description in report.remaining:
+        print(f"error: still applied: {description}", file=sys.stderr)
+    if report.clean:
+        _say("the stack is clean")
+        return EXIT_OK
+    return EXIT_INFRA
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,15 +281,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stack", choices=["local", "compose"], default="local")
     run.add_argument("--out", type=Path, default=None, help="where to write journal.json/junit.xml")
     run.add_argument("--seed", type=int, default=None, help="seed for every random choice")
-    run.add_argument(
+    kind = run.add_mutually_exclusive_group()
+    kind.add_argument(
         "--no-fault", action="store_true", help="control run: identical load, nothing injected"
+    )
+    kind.add_argument(
+        "--control",
+        action="store_true",
+        help="the fault run, then the identical no-fault run on the same stack: each "
+        "detection is judged proven, vacuous or missed",
+    )
+    run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="a throwaway stack for this run, even when `chaoslab up` left one running",
     )
     run.add_argument("--quiet", action="store_true", help="print only the verdict table")
     run.add_argument(
         "--keep-stack",
         action="store_true",
-        help="leave the stack running afterwards (faults are still rolled back); "
-        "`chaoslab down` stops it",
+        help="when the run starts a stack, leave it running afterwards (faults are still "
+        "rolled back); `chaoslab down` stops it",
     )
     run.set_defaults(func=cmd_run)
     up = sub.add_parser("up", help="start the local stack and leave it running")
@@ -221,12 +313,34 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_status)
     dn = sub.add_parser("down", help="stop the stack (idempotent; cleans up after a crash)")
     dn.set_defaults(func=cmd_down)
+    pn = sub.add_parser(
+        "panic",
+        help="emergency stop: abort runs, undo every fault on the stack (idempotent)",
+    )
+    pn.set_defaults(func=cmd_panic)
     return parser
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`chaoslab list | head -3`): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INFRA
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     return code
 
 

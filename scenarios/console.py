@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from assertions.engine import Verdict
+from scenarios.journal import ControlReport
 from stack.state import ComponentState
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERR ", "pending": "....."}
@@ -29,15 +30,27 @@ class Console:
         self.quiet = quiet
         self.every_s = every_s
         self._last_tick = 0.0
+        self._closed = False
 
     def say(self, text: str) -> None:
         if not self.quiet:
-            print(text, file=self.out, flush=True)
+            self._print(text)
 
-    def header(self, name: str, title: str, run_id: str, no_fault: bool, duration: float) -> None:
+    def _print(self, text: str = "") -> None:
+        """Write a line; a reader that went away (``| head``) silences the console, no more."""
+        if self._closed:
+            return
+        try:
+            print(text, file=self.out, flush=True)
+        except BrokenPipeError:
+            self._closed = True
+
+    def header(
+        self, name: str, title: str, run_id: str, no_fault: bool, duration: float, seed: int
+    ) -> None:
         control = " (control run: no fault injected)" if no_fault else ""
         self.say(f"== {name}: {title}{control}")
-        self.say(f"   run {run_id}, load for {duration:g} s")
+        self.say(f"   run {run_id}, seed {seed}, load for {duration:g} s")
 
     def component(self, name: str, record: ComponentState, seconds: float) -> None:
         self.say(f"   up  {name:<13} {record.url:<48} {seconds:5.2f} s")
@@ -76,11 +89,22 @@ class Console:
             ttd = f"{v.time_to_detect_s:.1f}s" if v.time_to_detect_s is not None else "-"
             rows.append((MARKS[v.status], v.id, v.kind, ttd, v.observed[:70]))
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        print(file=self.out)
+        self._print()
         for row in rows:
             cells = [row[i].ljust(widths[i]) for i in range(4)]
-            print("  ".join([*cells, row[4]]).rstrip(), file=self.out)
+            self._print("  ".join([*cells, row[4]]).rstrip())
         for v in verdicts:
             if v.status in ("failed", "error") and v.message:
-                print(f"\n{v.message}", file=self.out)
-        print(f"\nrun {status.upper()} in {wall_s:.1f} s", file=self.out, flush=True)
+                self._print(f"\n{v.message}")
+        self._print(f"\nrun {status.upper()} in {wall_s:.1f} s")
+
+    def judgements(self, report: ControlReport) -> None:
+        """The control comparison: each expectation proven, vacuous, missed, held or broken."""
+        self._print(f"\ncontrol run {report.run_id}: {report.status}")
+        for j in report.judgements:
+            mark = "ok  " if j.good else "FAIL"
+            self._print(
+                f"  {mark} {j.id:<28} {j.kind:<7} with fault {j.fault_status:<7} "
+                f"without {j.control_status:<7} -> {j.judgement.upper()}"
+            )
+        self._print("")

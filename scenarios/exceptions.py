@@ -5,8 +5,15 @@ Tree::
     ScenarioError                 root of everything scenarios raise
     ├── ScenarioInvalid           a scenario file is wrong (each problem with file and line)
     ├── ScenarioNotFound          no catalog scenario and no file by that name
-    ├── LoadFailed                Locust exited with an error (in scenarios.load)
-    └── RunAborted                a run was interrupted (SIGINT/SIGTERM)
+    ├── LoadFailed                Locust died, exited with an error or stopped serving requests
+    ├── FaultError                a fault (or its undo) could not be applied or never took effect
+    ├── LabNotReady               the stack is not fit for a run (leftover faults, alerts firing)
+    ├── ScenarioRunError          the pytest plugin could not run a scenario, or got no verdict
+    └── RunAborted                a run was interrupted (SIGINT/SIGTERM, ``chaoslab panic``)
+
+A failure of the lab (``LoadFailed``, ``FaultError``, ``LabNotReady``, any
+``stack.StackError``) ends a run as ``error`` (exit 3); only an expectation
+that was not met makes it ``failed`` (exit 1).
 """
 
 from __future__ import annotations
@@ -49,3 +56,23 @@ class RunAborted(ScenarioError):
     def __init__(self, signal_name: str) -> None:
         super().__init__(f"run aborted by {signal_name}")
         self.signal_name = signal_name
+
+
+class LoadFailed(ScenarioError):
+    """Locust exited with an error, died, or served no request for too long."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message + (f"\n{log_tail}" if log_tail else ""))
+        self.log_tail = log_tail
+
+
+class FaultError(ScenarioError):
+    """A fault (or its undo) could not be applied, or never took effect."""
+
+
+class LabNotReady(ScenarioError):
+    """The stack cannot take a run now (faults left by a dead run, alerts already firing)."""
+
+
+class ScenarioRunError(ScenarioError):
+    """The pytest plugin could not run a scenario, or a run ended with no verdict for an item."""

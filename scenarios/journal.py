@@ -30,6 +30,60 @@ class FaultRecord(BaseModel):
     injected: bool = True
     detail: str = ""
     error: str | None = None
+    scheduled_at: float | None = Field(
+        default=None, description="offset from the start of the load the fault was due at (s)"
+    )
+    start_lateness_s: float | None = Field(
+        default=None, description="how much later than scheduled the fault was in effect"
+    )
+    end_lateness_s: float | None = Field(
+        default=None, description="how much later than scheduled the fault was rolled back"
+    )
+
+
+class UnexpectedAlert(BaseModel):
+    """An alert that fired during the run although no expectation names it."""
+
+    alertname: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    first_firing_at: datetime
+
+
+Judgement = Literal["proven", "vacuous", "missed", "held", "broken", "error"]
+JUDGEMENTS: dict[str, str] = {
+    "proven": "met with the fault, not met without it",
+    "vacuous": "met with and without the fault: it proves nothing",
+    "missed": "not met with the fault",
+    "held": "an absent expectation that held in both runs",
+    "broken": "an absent expectation that did not hold in one of the runs",
+    "error": "a backend could not be asked in one of the runs",
+}
+
+
+class ExpectationJudgement(BaseModel):
+    id: str
+    kind: str
+    absent: bool
+    fault_status: str
+    control_status: str
+    judgement: Judgement
+
+    @property
+    def good(self) -> bool:
+        return self.judgement in ("proven", "held")
+
+
+class ControlReport(BaseModel):
+    """``--control``: the identical no-fault run on the same stack, and what it proves."""
+
+    run_id: str
+    status: RunStatus
+    journal: str = Field(description="path of the control run's own journal.json")
+    judgements: list[ExpectationJudgement] = Field(default_factory=list)
+
+    @property
+    def all_good(self) -> bool:
+        return bool(self.judgements) and all(j.good for j in self.judgements)
 
 
 class Journal(BaseModel):
@@ -50,6 +104,17 @@ class Journal(BaseModel):
     rollback_errors: list[str] = Field(default_factory=list)
     error: str | None = None
     wall_time_s: float | None = None
+    stack_owned: bool = Field(
+        default=True, description="False when the run attached to a stack `chaoslab up` left"
+    )
+    restarted: list[str] = Field(
+        default_factory=list, description="components restarted to apply the scenario's settings"
+    )
+    unexpected_alerts: list[UnexpectedAlert] = Field(default_factory=list)
+    load_log_tail: str | None = Field(
+        default=None, description="Locust's last output lines when the load failed"
+    )
+    control: ControlReport | None = None
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -83,7 +148,11 @@ def junit_xml(journal: Journal) -> str:
         time=f"{journal.wall_time_s or 0:.3f}",
     )
     props = ET.SubElement(suite, "properties")
-    for name, value in (("run_id", journal.run_id), ("status", journal.status)):
+    for name, value in (
+        ("run_id", journal.run_id),
+        ("status", journal.status),
+        ("seed", str(journal.seed)),
+    ):
         ET.SubElement(props, "property", name=name, value=value)
     for verdict in verdicts:
         case = ET.SubElement(

@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from scenarios.exceptions import ScenarioError
+from scenarios.exceptions import LoadFailed
 from scenarios.loadmodel import (
     EPSILON_S,
     HistoryPoint,
@@ -67,10 +67,6 @@ __all__ = [
     "read_history",
     "read_request_log",
 ]
-
-
-class LoadFailed(ScenarioError):
-    """Locust exited with an error (bad configuration, crash) before finishing the run."""
 
 
 def parse_request_lines(lines: Iterable[str]) -> Iterator[RequestRecord]:
@@ -141,6 +137,7 @@ class RequestLogTail:
         self.records: list[RequestRecord] = []
         self.recent: deque[RequestRecord] = deque()
         self.first_started: float | None = None
+        self.last_finished: float | None = None
         self._offsets: dict[Path, int] = {}
 
     def poll(self) -> int:
@@ -158,6 +155,9 @@ class RequestLogTail:
             fresh.extend(parse_request_lines(chunk[:complete].decode("utf-8").splitlines()))
         self.records.extend(fresh)
         if fresh:
+            latest = max(record.finished for record in fresh)
+            if self.last_finished is None or latest > self.last_finished:
+                self.last_finished = latest
             earliest = min(record.started for record in fresh)
             if self.first_started is None or earliest < self.first_started:
                 self.first_started = earliest
@@ -297,6 +297,11 @@ class LoadRun:
     def running(self) -> bool:
         return self.master is not None and self.master.running()
 
+    def processes(self) -> list[tuple[str, int, int | None]]:
+        """``(name, pid, kernel start time)`` of every Locust process started."""
+        procs = [p for p in [self.master, *self.workers] if p is not None and p.popen]
+        return [(p.name, p.pid, p.start_time) for p in procs]
+
     def poll(self) -> LoadOutcome | None:
         """The outcome once Locust has exited (stopping it past the deadline), else None."""
         if self.outcome is not None:
@@ -318,7 +323,7 @@ class LoadRun:
         while (outcome := self.poll()) is None:
             time.sleep(0.1)
         if outcome.exit_code not in (0, None) and not outcome.stopped:
-            raise LoadFailed(f"locust exited with code {outcome.exit_code}:\n{self.log_tail()}")
+            raise LoadFailed(f"locust exited with code {outcome.exit_code}", self.log_tail())
         return outcome
 
     def stop(self) -> LoadOutcome | None:
@@ -362,6 +367,11 @@ class LoadRun:
         """Every request logged so far, ordered by finish time."""
         self.tail.poll()
         return sorted(self.tail.records, key=lambda record: record.finished)
+
+    def last_request_at(self) -> float | None:
+        """Unix time the most recent logged request finished (None before the first)."""
+        self.tail.poll()
+        return self.tail.last_finished
 
     def live(self, window_s: float = 5.0) -> LiveFigures:
         """RPS, p95 and error rate of the requests finished in the last ``window_s`` seconds."""

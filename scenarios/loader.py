@@ -61,6 +61,49 @@ def _line_of_id(node: yaml.Node | None, wanted: str) -> int | None:
     return None
 
 
+def _duplicate_keys(root: yaml.Node | None, path: Path) -> list[Problem]:
+    """Every key given twice in one mapping, anywhere in the tree, with both lines.
+
+    PyYAML's loader keeps the last value silently; the composed node tree still
+    has every key, so the walk sees what the author wrote.
+    """
+    problems: list[Problem] = []
+    seen_nodes: set[int] = set()  # an alias shares its anchor's node: visit it once
+
+    def walk(node: yaml.Node, where: tuple[str, ...]) -> None:
+        if id(node) in seen_nodes:
+            return
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = int(key.start_mark.line) + 1
+                    marker = (str(key.tag), str(key.value))
+                    if marker in first:
+                        prefix = f"{'.'.join(where)}: " if where else ""
+                        problems.append(
+                            Problem(
+                                path,
+                                line,
+                                f"{prefix}duplicate key {key.value!r} "
+                                f"(first at line {first[marker]})",
+                            )
+                        )
+                    else:
+                        first[marker] = line
+                    walk(value, (*where, str(key.value)))
+                else:
+                    walk(value, where)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, child in enumerate(node.value):
+                walk(child, (*where, str(index)))
+
+    if root is not None:
+        walk(root, ())
+    return problems
+
+
 def _message(error: Any) -> str:
     loc = ".".join(str(part) for part in error["loc"])
     text = str(error["msg"]).removeprefix("Value error, ")
@@ -80,10 +123,11 @@ def parse(text: str, path: Path) -> Scenario:
         raise ScenarioInvalid([Problem(path, None, f"not valid YAML: {exc}")]) from exc
     if not isinstance(data, dict):
         raise ScenarioInvalid([Problem(path, 1, "a scenario file is a mapping (name, load...)")])
+    duplicates = _duplicate_keys(root, path)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems = list(duplicates)
         for error in exc.errors():
             loc = tuple(error["loc"])
             if error["type"] == "union_tag_invalid":
@@ -97,6 +141,9 @@ def parse(text: str, path: Path) -> Scenario:
                 line = _line_of_id(root, match.group(1)) if match else None
                 problems.append(Problem(path, line, clause))
         raise ScenarioInvalid(problems) from exc
+    if duplicates:
+        raise ScenarioInvalid(duplicates)
+    return scenario
 
 
 def load(path: Path) -> Scenario:

@@ -25,13 +25,19 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
 
 @dataclass
 class AppProcess(Lifecycle):
-    """One of the lab's uvicorn services (``serve`` = target, ``classifier``)."""
+    """One of the lab's uvicorn services (``serve`` = target, ``classifier``).
+
+    ``env`` is added to ours; ``settings`` (a scenario's ``TARGET_*`` or
+    ``CLASSIFIER_*`` values) go on top and are recorded apart from it, so a
+    stack can tell which settings a running service has.
+    """
 
     service: str
     log_dir: Path
     env: Mapping[str, str] = field(default_factory=dict)
     port: int = 0
     ready_path: str = "/liveness"
+    settings: Mapping[str, str] = field(default_factory=dict)
     process: ManagedProcess | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +69,7 @@ class AppProcess(Lifecycle):
             argv,
             self.log_dir / f"{self.name}.log",
             env={**os.environ, **self.env},
+            settings=self.settings,
         )
         self.process.start()
         try:
@@ -76,10 +83,22 @@ class AppProcess(Lifecycle):
             self.process.stop()
 
 
-def classifier(log_dir: Path, env: Mapping[str, str] | None = None, port: int = 0) -> AppProcess:
-    return AppProcess("classifier", log_dir, env or {}, port)
+def classifier(
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    port: int = 0,
+    settings: Mapping[str, str] | None = None,
+) -> AppProcess:
+    return AppProcess("classifier", log_dir, env or {}, port, settings=settings or {})
 
 
-def target(log_dir: Path, env: Mapping[str, str] | None = None, port: int = 0) -> AppProcess:
+def target(
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    port: int = 0,
+    settings: Mapping[str, str] | None = None,
+) -> AppProcess:
     """The document service; ready once its schema is in place (``/startup``)."""
-    return AppProcess("serve", log_dir, env or {}, port, ready_path="/startup")
+    return AppProcess(
+        "serve", log_dir, env or {}, port, ready_path="/startup", settings=settings or {}
+    )

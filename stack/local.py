@@ -5,10 +5,22 @@
 
 Start order follows the dependencies, with independent components started
 in parallel: PostgreSQL, Toxiproxy, the trace store, Bugsink and the alert
-webhook first; then the proxies, the classifier, Alertmanager and
-Prometheus; the target service last (it needs the proxied DSN, the Sentry DSN
-and the trace endpoint). Each component is health-gated, recorded in
-``stack.json`` as soon as it is up, and stopped by PID on the way down.
+webhook first; then the proxies, the classifier and Alertmanager; the target
+service (it needs the proxied DSN, the Sentry DSN and the trace endpoint);
+Prometheus last, once the target answers, so no scrape of a target that is
+still starting can make ``TargetDown`` pend.
+
+Every process is recorded in ``stack.json`` the moment it is spawned (PID,
+kernel start time, argv, cwd, environment), before its health gate, and
+every scratch dir before it is created; every child carries the stack's spawn
+marker in its environment (see :mod:`stack.process`). So ``down`` after a
+``kill -9`` of the runner at any instant stops everything, by PID (only while
+its start time matches) and by marker, and removes the PostgreSQL cluster.
+
+Prometheus and Alertmanager start from empty storage every time: a TSDB or
+notification log left by an earlier stack in the same state dir would make
+the new one report the old target as down (``TargetDown``) or stay silent
+about an alert it already notified (``repeat_interval``).
 """
 
 from __future__ import annotations
@@ -17,9 +29,10 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +48,16 @@ from stack.bugsink.sessions import stop_session
 from stack.exceptions import ComponentFailed, StackError
 from stack.ports import LOOPBACK, free_port
 from stack.postgres import PostgresCluster
-from stack.process import pid_alive, process_start_time, stop_pid
+from stack.process import (
+    ManagedProcess,
+    SpawnContext,
+    pid_alive,
+    process_start_time,
+    spawn_context,
+    stop_marked,
+    stop_pid,
+)
+from stack.respawn import apply_settings, respawn
 from stack.state import ComponentState, Endpoints, StackState, read_state, write_state
 from stack.toxiproxy import pick_server
 from stack.tracestore import TraceStoreProcess
@@ -68,12 +90,13 @@ class _Stoppable(Protocol):
 
 @dataclass(frozen=True)
 class Started:
-    """A component that came up: its handle, its record and how long it took."""
+    """A component that came up: its handle, where it answers and how long it took."""
 
     name: str
     handle: _Stoppable
-    record: ComponentState
+    url: str
     seconds: float
+    kind: str | None = None
 
 
 def _http_ok(url: str) -> bool:
@@ -125,19 +148,28 @@ class LocalStack:
         self.detached = detached
         self.seed = seed
         self._started: list[Started] = []
+        self._respawned: dict[str, ManagedProcess] = {}
         self._lock = threading.Lock()
+        self._marker = secrets.token_hex(16)
         self.state = StackState(state_dir=str(self.state_dir))
 
-    # -- the public face --------------------------------------------------------------
+    # -- the public face (the Stack seam) ---------------------------------------------
 
     @property
     def endpoints(self) -> Endpoints:
         return self.state.endpoints
 
+    @property
+    def owned(self) -> bool:
+        """True unless detached (``chaoslab up``): then :meth:`close` leaves it running."""
+        return not self.detached
+
     def up(self) -> StackState:
         """Start every component (cleaning leftovers of a crashed run first)."""
         down(self.state_dir, quiet=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._marker = secrets.token_hex(16)
+        self.state.spawn_marker = self._marker
         if not self.detached:
             self.state.owner_pid = os.getpid()
             self.state.owner_start_time = process_start_time(os.getpid())
@@ -148,37 +180,52 @@ class LocalStack:
             self.down()
             raise
         self.state.complete = True
-        write_state(self.state)
+        self._save()
         return self.state
 
     def down(self) -> None:
         """Stop everything this object started, newest first, then forget the state."""
+        for process in self._respawned.values():
+            with contextlib.suppress(Exception):
+                process.stop()
+        self._respawned.clear()
         for started in reversed(self._started):
             with contextlib.suppress(Exception):
                 started.handle.stop()
         self._started.clear()
         down(self.state_dir, quiet=True)
 
-    def restart(self, name: str) -> None:
+    def close(self) -> None:
+        """End a run's use of the stack: :meth:`down` when owned, else nothing."""
+        if self.owned:
+            self.down()
+
+    def restart(self, component: str) -> None:
         """Start a killed app process (``classifier`` or ``target``) again, same port and env."""
-        for index, started in enumerate(self._started):
-            if started.name != name:
-                continue
-            handle = started.handle
-            if not isinstance(handle, apps.AppProcess):
-                raise StackError(f"{name} cannot be restarted")
-            handle.stop()
-            seconds = handle.start()
-            assert handle.process is not None
-            record = started.record.model_copy(
-                update={"pid": handle.process.pid, "start_time": handle.process.start_time}
-            )
-            with self._lock:
-                self._started[index] = Started(name, handle, record, seconds)
-                self.state.components[name] = record
-            self._save()
-            return
-        raise StackError(f"{name} is not a component of this stack")
+        self._respawn(component, None)
+
+    def apply_target_settings(
+        self, target_env: Mapping[str, str], classifier_env: Mapping[str, str]
+    ) -> list[str]:
+        """Restart only the app components whose settings differ; returns their names."""
+        restarted = apply_settings(self.state, target_env, classifier_env, self._respawn)
+        self.target_env = dict(target_env)
+        self.classifier_env = dict(classifier_env)
+        return restarted
+
+    def _respawn(self, name: str, settings: Mapping[str, str] | None) -> None:
+        for started in self._started:
+            if started.name == name and isinstance(started.handle, apps.AppProcess):
+                started.handle.stop()
+        previous = self._respawned.pop(name, None)
+        if previous is not None:
+            previous.stop()
+        self._respawned[name] = respawn(self.state, name, self._save_component, settings)
+
+    def _save_component(self, name: str, record: ComponentState) -> None:
+        with self._lock:
+            self.state.components[name] = record
+            write_state(self.state)
 
     def __enter__(self) -> LocalStack:
         self.up()
@@ -204,19 +251,59 @@ class LocalStack:
             write_state(self.state)
 
     def _record(self, started: Started) -> None:
+        """A component passed its health gate: complete its record (written at spawn)."""
         with self._lock:
             self._started.append(started)
-            self.state.components[started.name] = started.record
-        self._save()
+            spawned = self.state.components.get(started.name)
+            update = {"url": started.url, "kind": started.kind, "ready": True}
+            record = (
+                ComponentState(url=started.url, kind=started.kind, ready=True)
+                if spawned is None
+                else spawned.model_copy(update=update)
+            )
+            self.state.components[started.name] = record
+            write_state(self.state)
         if self.progress is not None:
-            self.progress(started.name, started.record, started.seconds)
+            self.progress(started.name, record, started.seconds)
+
+    def _scratch(self, path: Path) -> None:
+        with self._lock:
+            self.state.scratch_dirs.append(str(path))
+            write_state(self.state)
+
+    @contextlib.contextmanager
+    def _spawning(self, name: str, url: str, health_path: str | None = None) -> Iterator[None]:
+        """Record ``name``'s process in ``stack.json`` the moment it is spawned."""
+
+        def spawned(process: ManagedProcess, env: Mapping[str, str]) -> None:
+            record = ComponentState(
+                url=url,
+                pid=process.pid,
+                start_time=process.start_time,
+                log=str(process.log_path),
+                argv=[str(arg) for arg in process.argv],
+                cwd=None if process.cwd is None else str(process.cwd),
+                env=dict(env),
+                settings=dict(process.settings or {}),
+                user=process.user,
+                stop_signal=int(process.stop_signal),
+                health_path=health_path,
+            )
+            with self._lock:
+                self.state.components[name] = record
+                write_state(self.state)
+
+        context = SpawnContext(marker=self._marker, on_spawn=spawned, on_scratch=self._scratch)
+        with spawn_context(context):
+            yield
 
     def _bring_up(self) -> None:
         """Start each component as soon as what it needs is up; independent ones in parallel.
 
         Ports are chosen up front, so most components only need an address,
         not a running peer: only the proxies wait for PostgreSQL and Toxiproxy,
-        and the target waits for the proxies and Bugsink (its Sentry DSN).
+        the target waits for the proxies and Bugsink (its Sentry DSN), and
+        Prometheus for the target (its first scrape must find it up).
         """
         ep = self.state.endpoints
         ep.chaos_token = secrets.token_hex(16)
@@ -254,8 +341,11 @@ class LocalStack:
                 step(lambda: self._webhook(ports["webhook"])),
                 step(lambda: self._classifier(ports["classifier"])),
                 step(lambda: self._alertmanager(ports["alertmanager"])),
-                step(lambda: self._prometheus(ports["target"], ports["alertmanager"])),
-                step(lambda: self._target(ports["target"]), proxies, bugsink_launched),
+            ]
+            target = step(lambda: self._target(ports["target"]), proxies, bugsink_launched)
+            futures += [
+                target,
+                step(lambda: self._prometheus(ports["target"], ports["alertmanager"]), target),
             ]
             errors = [f.exception() for f in futures]
         real = [e for e in errors if e is not None and not isinstance(e, _DependencyFailed)]
@@ -274,48 +364,29 @@ class LocalStack:
     def _postgres(self) -> Started:
         cluster = PostgresCluster(log_dir=self._dir("postgres"))
         started = time.monotonic()
-        cluster.start()
-        self.state.scratch_dirs.append(str(cluster.root))
+        with self._spawning("postgres", cluster.dsn()):
+            cluster.start()
         self.endpoints.postgres_dsn = cluster.dsn()
-        assert cluster.process is not None
-        record = ComponentState(
-            url=cluster.dsn(),
-            pid=cluster.process.pid,
-            start_time=cluster.process.start_time,
-            log=str(cluster.process.log_path),
-        )
-        return Started("postgres", cluster, record, time.monotonic() - started)
+        return Started("postgres", cluster, cluster.dsn(), time.monotonic() - started)
 
     def _toxiproxy(self) -> Started:
         server = pick_server(
             seed=self.seed, in_process=False, log_path=self._dir("toxiproxy") / "toxiproxy.log"
         )
         started = time.monotonic()
-        server.start()
+        with self._spawning("toxiproxy", server.api_url, "/version"):
+            server.start()
         self.endpoints.toxiproxy_url = server.api_url
-        process = getattr(server, "process", None)
-        record = ComponentState(
-            url=server.api_url,
-            pid=None if process is None else process.pid,
-            start_time=None if process is None else process.start_time,
-            log=None if process is None else str(process.log_path),
-            kind=server.kind,
-        )
-        return Started("toxiproxy", server, record, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        return Started("toxiproxy", server, server.api_url, seconds, kind=server.kind)
 
     def _traces(self, port: int) -> Started:
         store = TraceStoreProcess(self._dir("traces"), port=port)
-        seconds = store.start()
+        with self._spawning("traces", store.url, "/healthz"):
+            seconds = store.start()
         self.endpoints.traces_url = store.url
         self.endpoints.otlp_endpoint = store.otlp_endpoint
-        assert store.process is not None
-        record = ComponentState(
-            url=store.url,
-            pid=store.pid,
-            start_time=store.process.start_time,
-            log=str(store.log_path),
-        )
-        return Started("traces", store, record, seconds)
+        return Started("traces", store, store.url, seconds)
 
     def _bugsink(self, launched: Future[None]) -> Started:
         """Bugsink; ``launched`` resolves as soon as its DSN is known (the target needs it)."""
@@ -330,31 +401,21 @@ class LocalStack:
             launched.set_result(None)
 
         try:
-            timings = server.start(on_launched=publish)
+            with self._spawning("bugsink", server.url, "/health/ready"):
+                timings = server.start(on_launched=publish)
         except BaseException as exc:
             if not launched.done():
                 launched.set_exception(_DependencyFailed(f"bugsink: {exc}"))
             raise
-        record = ComponentState(
-            url=server.url,
-            pid=server.pid,
-            start_time=process_start_time(server.pid),
-            log=str(server.log_path),
-        )
-        return Started("bugsink", server, record, timings.total_s)
+        return Started("bugsink", server, server.url, timings.total_s)
 
     def _webhook(self, port: int) -> Started:
         webhook = AlertWebhook(self._dir("webhook"), port=port)
-        seconds = webhook.start()
+        with self._spawning("webhook", webhook.url, "/healthz"):
+            seconds = webhook.start()
         self.endpoints.webhook_url = webhook.url
         self.endpoints.notifications_file = str(webhook.out_path)
-        record = ComponentState(
-            url=webhook.url,
-            pid=webhook.pid,
-            start_time=webhook.start_time,
-            log=str(webhook.log_path),
-        )
-        return Started("webhook", webhook, record, seconds)
+        return Started("webhook", webhook, webhook.url, seconds)
 
     def _create_proxy(self, name: str, upstream: str) -> str:
         listen = f"{LOOPBACK}:{free_port()}"
@@ -379,29 +440,23 @@ class LocalStack:
             "CLASSIFIER_LOG_FILE": str(self._dir("classifier") / "classifier.jsonl"),
             "CLASSIFIER_ENVIRONMENT": "chaoslab",
             **({"CLASSIFIER_SEED": str(self.seed)} if self.seed is not None else {}),
-            **self.classifier_env,
         }
-        process = apps.classifier(self._dir("classifier"), env, port)
-        seconds = process.start()
+        process = apps.classifier(self._dir("classifier"), env, port, self.classifier_env)
+        with self._spawning("classifier", process.url, process.ready_path):
+            seconds = process.start()
         self.endpoints.classifier_url = process.url
-        assert process.process is not None
-        record = ComponentState(
-            url=process.url,
-            pid=process.process.pid,
-            start_time=process.process.start_time,
-            log=str(process.process.log_path),
-        )
-        return Started("classifier", process, record, seconds)
+        return Started("classifier", process, process.url, seconds)
 
     def _alertmanager(self, port: int) -> Started:
         webhook_receiver = self.endpoints.webhook_url + "/alerts"
         server = AlertmanagerServer(self._dir("alertmanager"), webhook_receiver, port)
-        seconds = server.start()
+        # A notification log left by an earlier stack would keep this one silent
+        # about an alert that stack notified (same labels, repeat_interval 1h).
+        shutil.rmtree(server.storage_path, ignore_errors=True)
+        with self._spawning("alertmanager", server.url, "/-/ready"):
+            seconds = server.start()
         self.endpoints.alertmanager_url = server.url
-        record = ComponentState(
-            url=server.url, pid=server.pid, start_time=server.start_time, log=str(server.log_path)
-        )
-        return Started("alertmanager", server, record, seconds)
+        return Started("alertmanager", server, server.url, seconds)
 
     def _prometheus(self, target_port: int, alertmanager_port: int) -> Started:
         server = PrometheusServer(
@@ -410,12 +465,13 @@ class LocalStack:
             rule_files=(ALERT_RULES,),
             alertmanager=f"{LOOPBACK}:{alertmanager_port}",
         )
-        seconds = server.start()
+        # An earlier stack's samples (its target's last `up == 0`, recorded while
+        # it was stopped) would make TargetDown fire here for five minutes.
+        shutil.rmtree(server.tsdb_path, ignore_errors=True)
+        with self._spawning("prometheus", server.url, "/-/ready"):
+            seconds = server.start()
         self.endpoints.prometheus_url = server.url
-        record = ComponentState(
-            url=server.url, pid=server.pid, start_time=server.start_time, log=str(server.log_path)
-        )
-        return Started("prometheus", server, record, seconds)
+        return Started("prometheus", server, server.url, seconds)
 
     def _target(self, port: int) -> Started:
         ep = self.endpoints
@@ -432,26 +488,23 @@ class LocalStack:
             "TARGET_LOG_FILE": ep.target_log,
             "TARGET_ENVIRONMENT": "chaoslab",
             **({"TARGET_CHAOS_SEED": str(self.seed)} if self.seed is not None else {}),
-            **self.target_env,
         }
-        process = apps.target(self._dir("target"), env, port)
-        seconds = process.start()
+        process = apps.target(self._dir("target"), env, port, self.target_env)
+        with self._spawning("target", process.url, process.ready_path):
+            seconds = process.start()
         ep.target_url = process.url
-        assert process.process is not None
-        record = ComponentState(
-            url=process.url,
-            pid=process.process.pid,
-            start_time=process.process.start_time,
-            log=str(process.process.log_path),
-        )
-        return Started("target", process, record, seconds)
+        return Started("target", process, process.url, seconds)
 
 
 def down(state_dir: Path, quiet: bool = False) -> list[str]:
     """Stop whatever ``stack.json`` records (newest first) and delete scratch dirs.
 
     Idempotent, and safe after a crash: a PID is signalled only while it still
-    has the kernel start time that was recorded. Returns the names stopped.
+    has the kernel start time that was recorded, the session of a recorded
+    process only while its leader is that process or gone, and anything else
+    carrying the stack's spawn marker (helpers, children the dead runner had
+    no time to record, their descendants) is stopped before the scratch dirs
+    go. Returns the names stopped.
     """
     state = read_state(state_dir.resolve())
     if state is None:
@@ -459,15 +512,18 @@ def down(state_dir: Path, quiet: bool = False) -> list[str]:
     stopped: list[str] = []
     for name in reversed(list(state.components)):
         record = state.components[name]
-        if record.pid is None:
+        if record.pid is None or record.start_time is None:
             continue
-        if pid_alive(record.pid) and (
-            record.start_time is None or process_start_time(record.pid) == record.start_time
-        ):
-            stop_pid(record.pid, record.start_time, grace=10.0)
+        now = process_start_time(record.pid)
+        if now == record.start_time and pid_alive(record.pid):
+            sig = record.stop_signal or signal.SIGTERM
+            stop_pid(record.pid, record.start_time, grace=10.0, sig=sig)
             stopped.append(name)
-        # Anything the component left in its own session (gunicorn workers...).
-        stop_session(record.pid)
+        if now is None or now == record.start_time:
+            # Anything the component left in its own session (gunicorn workers...).
+            stop_session(record.pid)
+    if state.spawn_marker:
+        stop_marked(state.spawn_marker)
     for scratch in state.scratch_dirs:
         shutil.rmtree(scratch, ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):

@@ -13,7 +13,6 @@ import os
 import pwd
 import shutil
 import signal
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 from stack.exceptions import BinaryNotFound, ComponentFailed
 from stack.lifecycle import Lifecycle
 from stack.ports import LOOPBACK, free_port
-from stack.process import ManagedProcess
+from stack.process import ManagedProcess, make_scratch_dir, run
 
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 INSTALL_HINT = "Install it with: apt-get install postgresql (Debian) — or run `make run`."
@@ -62,9 +61,7 @@ def _initdb(data_dir: Path, user: str | None) -> None:
         "-D",
         str(data_dir),
     ]
-    result = subprocess.run(
-        argv, capture_output=True, text=True, user=user, check=False, timeout=120
-    )
+    result = run(argv, capture_output=True, text=True, user=user, check=False, timeout=120)
     if result.returncode != 0:
         raise ComponentFailed(
             "postgres", "initdb failed", argv, (result.stdout + result.stderr)[-2000:]
@@ -83,7 +80,7 @@ def cluster_template(user: str | None) -> Path:
     final = Path(tempfile.gettempdir()) / f"chaoslab-pg-template-{version}-{os.geteuid()}"
     if (final / "PG_VERSION").is_file():
         return final
-    build = Path(tempfile.mkdtemp(prefix=f"{final.name}.build-"))
+    build = make_scratch_dir(f"{final.name}.build-")
     if user is not None:
         entry = pwd.getpwnam(user)
         os.chown(build, entry.pw_uid, entry.pw_gid)
@@ -133,7 +130,8 @@ class PostgresCluster(Lifecycle):
     def start(self, timeout: float = 30.0) -> None:
         """Create the cluster, start the server and create the ``chaoslab`` database."""
         self._user = _run_as()
-        self.root = Path(tempfile.mkdtemp(prefix="chaoslab-pg-"))
+        # Announced to the stack (stack.json) before it exists: see make_scratch_dir.
+        self.root = make_scratch_dir("chaoslab-pg-")
         self.socket_dir.mkdir()
         self._log_dir = self.log_dir or self.root
         self._log_dir.mkdir(parents=True, exist_ok=True)
@@ -144,7 +142,7 @@ class PostgresCluster(Lifecycle):
         try:
             template = cluster_template(self._user)
             copy = ["cp", "-a", f"{template}/.", str(self.data_dir)]
-            result = subprocess.run(copy, capture_output=True, text=True, check=False, timeout=120)
+            result = run(copy, capture_output=True, text=True, check=False, timeout=120)
             if result.returncode != 0:
                 raise ComponentFailed(
                     "postgres", "copying the template failed", copy, result.stderr
@@ -195,13 +193,11 @@ class PostgresCluster(Lifecycle):
 
     def _ready(self) -> bool:
         probe = [pg_binary("pg_isready"), "-h", LOOPBACK, "-p", str(self.port), "-U", "postgres"]
-        return subprocess.run(probe, capture_output=True, check=False, timeout=5).returncode == 0
+        return run(probe, capture_output=True, check=False, timeout=5).returncode == 0
 
     def _create_database(self) -> None:
         createdb = [pg_binary("createdb"), "-h", LOOPBACK, "-p", str(self.port), "-U", "postgres"]
-        result = subprocess.run(
-            [*createdb, DATABASE], capture_output=True, text=True, check=False, timeout=30
-        )
+        result = run([*createdb, DATABASE], capture_output=True, text=True, check=False, timeout=30)
         if result.returncode != 0:
             raise ComponentFailed("postgres", "createdb failed", createdb, result.stderr)
 

@@ -5,6 +5,20 @@ its own process group with stdout and stderr sent to a log file, becomes
 "ready" when a health probe says so, and is stopped by its own PID (SIGTERM,
 then SIGKILL after a grace period). Nothing here ever signals a process it did
 not start.
+
+A stack that must survive its own ``kill -9`` installs a :class:`SpawnContext`
+around the code that starts a component (:func:`spawn_context`):
+
+* every child (a :class:`ManagedProcess` or a short-lived helper started with
+  :func:`run`, such as ``initdb`` or ``promtool``) gets the stack's marker in
+  its environment (``CHAOSLAB_STACK_ID``), which its own children inherit;
+* ``on_spawn`` is called the moment a :class:`ManagedProcess` exists, before
+  its health gate, so the stack records its PID and start time at once;
+* ``on_scratch`` is called with a scratch directory's path before
+  :func:`make_scratch_dir` creates it.
+
+:func:`stop_marked` then finds whatever carries the marker, including a child
+whose PID the dead runner had no time to write down.
 """
 
 from __future__ import annotations
@@ -12,16 +26,79 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import secrets
 import signal
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stack.exceptions import ComponentFailed
 
 HealthProbe = Callable[[], bool]
+MARKER_ENV = "CHAOSLAB_STACK_ID"
+
+SpawnHook = Callable[["ManagedProcess", Mapping[str, str]], None]
+"""Called with a process just spawned and its environment (settings excluded)."""
+
+
+@dataclass(frozen=True)
+class SpawnContext:
+    """What a stack asks of every child process and scratch dir made on its behalf."""
+
+    marker: str | None = None
+    on_spawn: SpawnHook | None = None
+    on_scratch: Callable[[Path], None] | None = None
+
+
+_CONTEXT: ContextVar[SpawnContext | None] = ContextVar("chaoslab_spawn", default=None)
+_NO_STACK = SpawnContext()
+
+
+def _current() -> SpawnContext:
+    return _CONTEXT.get() or _NO_STACK
+
+
+@contextlib.contextmanager
+def spawn_context(context: SpawnContext) -> Iterator[None]:
+    """Apply ``context`` to every spawn in this thread (context) until the block ends."""
+    token = _CONTEXT.set(context)
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: ours) plus the current stack's marker, if a stack is spawning."""
+    merged = dict(os.environ) if env is None else dict(env)
+    marker = _current().marker
+    if marker is not None:
+        merged[MARKER_ENV] = marker
+    return merged
+
+
+def run(argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+    """:func:`subprocess.run` for a short-lived helper, carrying the stack's marker.
+
+    If the runner dies while the helper runs, ``down`` finds it by the marker.
+    """
+    kwargs["env"] = child_env(kwargs.get("env"))
+    return subprocess.run(list(argv), **kwargs)
+
+
+def make_scratch_dir(prefix: str) -> Path:
+    """A new 0700 directory in the system temp dir, announced to the stack before it exists."""
+    path = Path(tempfile.gettempdir()) / f"{prefix}{secrets.token_hex(6)}"
+    hook = _current().on_scratch
+    if hook is not None:
+        hook(path)
+    path.mkdir(mode=0o700)
+    return path
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -76,9 +153,11 @@ def signal_pid(pid: int, start_time: int | None, sig: int = signal.SIGTERM) -> b
     return False
 
 
-def stop_pid(pid: int, start_time: int | None, grace: float = 5.0) -> None:
-    """SIGTERM the recorded process, then SIGKILL it if it outlives ``grace``."""
-    if not signal_pid(pid, start_time, signal.SIGTERM):
+def stop_pid(
+    pid: int, start_time: int | None, grace: float = 5.0, sig: int = signal.SIGTERM
+) -> None:
+    """Send ``sig`` (SIGTERM) to the recorded process, then SIGKILL it if it outlives ``grace``."""
+    if not signal_pid(pid, start_time, sig):
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
@@ -89,6 +168,48 @@ def stop_pid(pid: int, start_time: int | None, grace: float = 5.0) -> None:
     deadline = time.monotonic() + 2.0
     while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def marked_processes(marker: str) -> list[tuple[int, int]]:
+    """``(pid, start_time)`` of every live process whose environment carries ``marker``.
+
+    The start time is read before and after the environment, so a PID reused
+    while we looked is not reported.
+    """
+    needle = f"{MARKER_ENV}={marker}".encode()
+    found: list[tuple[int, int]] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        pid = int(entry.name)
+        before = process_start_time(pid)
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if before is None or needle not in environ.split(b"\0"):
+            continue
+        if process_start_time(pid) == before and pid_alive(pid):
+            found.append((pid, before))
+    return found
+
+
+def stop_marked(marker: str, grace: float = 5.0, rounds: int = 5) -> list[int]:
+    """Stop every process carrying ``marker`` (SIGTERM, then SIGKILL); returns their PIDs."""
+    stopped: list[int] = []
+    for _ in range(rounds):
+        found = marked_processes(marker)
+        if not found:
+            break
+        for pid, start_time in found:
+            signal_pid(pid, start_time, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(pid_alive(pid) for pid, _ in found):
+            time.sleep(0.05)
+        for pid, start_time in found:
+            signal_pid(pid, start_time, signal.SIGKILL)
+        stopped += [pid for pid, _ in found]
+    return stopped
 
 
 @dataclass
@@ -102,6 +223,7 @@ class ManagedProcess:
     cwd: Path | None = None
     user: str | None = None
     stop_signal: int = signal.SIGTERM
+    settings: Mapping[str, str] | None = None
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
     start_time: int | None = field(default=None, init=False)
 
@@ -112,10 +234,16 @@ class ManagedProcess:
         return self.popen.pid
 
     def start(self) -> None:
-        """Spawn the process in a new session, output appended to its log."""
+        """Spawn the process in a new session, output appended to its log.
+
+        The environment is ``env`` (default: ours) plus the stack's marker, with
+        ``settings`` on top; the spawn context's ``on_spawn`` hears of the
+        process before this returns (if it fails, the process is stopped).
+        """
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = list(self.argv)
-        env = dict(os.environ) if self.env is None else dict(self.env)
+        base = child_env(self.env)
+        env = {**base, **(self.settings or {})}
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
                 argv,
@@ -130,6 +258,13 @@ class ManagedProcess:
                 extra_groups=None if self.user is None else [],
             )
         self.start_time = process_start_time(self.popen.pid)
+        hook = _current().on_spawn
+        if hook is not None:
+            try:
+                hook(self, base)
+            except BaseException:
+                self.stop()
+                raise
 
     def running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None

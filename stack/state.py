@@ -1,16 +1,26 @@
 """The state file of a running stack (``<state_dir>/stack.json``).
 
-Written atomically after every component that comes up, so a runner killed
-at any point leaves a record that ``chaoslab down`` (or the next ``up``) can
-clean up from: each component's PID with its kernel start time, so a PID
-that was reused by an unrelated process is never signalled.
+Written atomically the moment a component's process is spawned (before its
+health gate) and again once it is up, so a runner killed at any instant
+leaves a record that ``chaoslab down`` (or the next ``up``) can clean up
+from: each component's PID with its kernel start time, so a PID that was
+reused by an unrelated process is never signalled, and the stack's spawn
+marker, an environment variable every child of the stack carries (see
+:mod:`stack.process`), for a child whose PID had no time to be written.
+
+A component's ``argv``, ``cwd``, ``env`` and ``settings`` are what it was
+started with, so a process that did not start it (an attached run) can start
+it again the same way. The file holds the chaos token, DSNs and the
+environment of the process that ran ``up``: it is created mode 0600.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +39,19 @@ class ComponentState(BaseModel):
     start_time: int | None = None
     log: str | None = None
     kind: str | None = None
+    ready: bool = Field(default=False, description="its health gate passed")
+    argv: list[str] = Field(default_factory=list)
+    cwd: str | None = None
+    env: dict[str, str] | None = Field(
+        default=None, description="environment it was spawned with, settings excluded"
+    )
+    settings: dict[str, str] = Field(
+        default_factory=dict,
+        description="TARGET_*/CLASSIFIER_* settings applied on top of env (app components)",
+    )
+    user: str | None = None
+    stop_signal: int | None = None
+    health_path: str | None = None
 
 
 class Endpoints(BaseModel):
@@ -70,6 +93,9 @@ class StackState(BaseModel):
     scratch_dirs: list[str] = Field(
         default_factory=list, description="directories outside state_dir to delete on down"
     )
+    spawn_marker: str | None = Field(
+        default=None, description="value of CHAOSLAB_STACK_ID in every child's environment"
+    )
 
 
 def state_path(state_dir: Path) -> Path:
@@ -91,6 +117,18 @@ def write_state(state: StackState) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def state_lock(state_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the state dir for a read-modify-write of the state file."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / ".stack.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def read_state(state_dir: Path) -> StackState | None:

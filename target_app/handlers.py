@@ -57,8 +57,7 @@ def _body(request: Request, exc: Exception, detail: object, status: int) -> JSON
     )
 
 
-async def target_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TargetError)
+async def target_error(request: Request, exc: TargetError) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         EXCEPTIONS.labels(type=type(exc).__name__).inc()
@@ -69,9 +68,8 @@ async def target_error(request: Request, exc: Exception) -> JSONResponse:
     return _body(request, exc, str(exc), status)
 
 
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 listing every problem; the offending input is echoed escaped."""
-    assert isinstance(exc, RequestValidationError)
     return _body(request, exc, jsonable_encoder(exc.errors()), 422)
 
 
@@ -81,6 +79,11 @@ async def unhandled_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(TargetError, target_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(Exception, unhandled_error)
+    """Register the handlers; Starlette dispatches each by the raised type's MRO.
+
+    ``exception_handler`` (unlike ``add_exception_handler``, typed for a plain
+    ``Exception``) accepts a handler whose ``exc`` is the registered subtype.
+    """
+    app.exception_handler(TargetError)(target_error)
+    app.exception_handler(RequestValidationError)(validation_error)
+    app.exception_handler(Exception)(unhandled_error)

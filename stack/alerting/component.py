@@ -11,7 +11,6 @@ and reports what ``chaoslab status`` needs (``url``, ``pid``, ``start_time``,
 from __future__ import annotations
 
 import shutil
-import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ import httpx
 from stack.exceptions import BinaryNotFound, ComponentFailed
 from stack.lifecycle import Lifecycle
 from stack.ports import LOOPBACK, free_port
-from stack.process import ManagedProcess
+from stack.process import ManagedProcess, run
 
 CHECK_TIMEOUT_S = 60.0
 
@@ -37,9 +36,7 @@ def require_binary(name: str, hint: str) -> str:
 
 def run_check(component: str, argv: Sequence[str]) -> None:
     """Run a config checker (``promtool``, ``amtool``); a rejection is :class:`ComponentFailed`."""
-    result = subprocess.run(
-        list(argv), capture_output=True, text=True, check=False, timeout=CHECK_TIMEOUT_S
-    )
+    result = run(list(argv), capture_output=True, text=True, check=False, timeout=CHECK_TIMEOUT_S)
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip() or "(no output)"
         indented = "\n".join(f"    {line}" for line in output.splitlines()[-40:])

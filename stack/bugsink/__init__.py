@@ -4,18 +4,16 @@ Public API::
 
     with BugsinkServer(state_dir) as bugsink:
         sentry_sdk.init(dsn=bugsink.dsn, ...)
-        api = CanonicalApi(bugsink.url, bugsink.api_token)
-        api.issues(bugsink.project_id, query="run_id:...")
+
+It is read through the lab's one Bugsink client, which lives with the other
+signal clients (``stack`` itself never reads issues)::
+
+    from assertions import BugsinkClient
+
+    with BugsinkClient(bugsink.url, bugsink.api_token, bugsink.project_id) as sentry:
+        sentry.issues(tags={"run_id": run_id})
 """
 
-from stack.bugsink.api import (
-    CanonicalApi,
-    EventDetail,
-    EventSummary,
-    Issue,
-    IssueTag,
-    SentryEventData,
-)
 from stack.bugsink.provisioning import Provisioning
 from stack.bugsink.release import BUGSINK_VERSION
 from stack.bugsink.server import BugsinkServer, StartTimings
@@ -28,14 +26,8 @@ __all__ = [
     "BugsinkServer",
     "BugsinkSettings",
     "BugsinkVenv",
-    "CanonicalApi",
-    "EventDetail",
-    "EventSummary",
-    "Issue",
-    "IssueTag",
     "MigratedTemplate",
     "Provisioning",
-    "SentryEventData",
     "StartTimings",
     "default_cache_dir",
     "ensure_template",

@@ -17,6 +17,7 @@ from pathlib import Path
 from stack.bugsink.release import COMPONENT
 from stack.bugsink.venv import BugsinkVenv
 from stack.exceptions import ComponentFailed
+from stack.process import run
 
 SETTINGS_MODULE = "bugsink_conf"
 CONF_FILE = f"{SETTINGS_MODULE}.py"
@@ -47,7 +48,7 @@ def run_python_module(
     """Run ``python -m module args`` in the venv; return stdout or raise ComponentFailed."""
     argv = venv.module_argv(module, *args)
     try:
-        result = subprocess.run(
+        result = run(
             argv,
             cwd=cwd,
             env=dict(env),
@@ -65,7 +66,7 @@ def run_python_module(
         raise ComponentFailed(
             COMPONENT, f"{what} exited with code {result.returncode}", argv, _indent(output)
         )
-    return result.stdout
+    return str(result.stdout)
 
 
 def manage(

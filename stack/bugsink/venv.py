@@ -21,6 +21,7 @@ from stack.bugsink.progress import Progress, stderr_progress
 from stack.bugsink.release import BUGSINK_VERSION, COMPONENT
 from stack.bugsink.settings import BugsinkSettings
 from stack.exceptions import ComponentFailed
+from stack.process import child_env, run
 
 PIP_TIMEOUT_S = 1200.0
 #: pip output lines worth echoing as progress; every line is kept for errors.
@@ -91,10 +92,10 @@ def _run_streaming(argv: list[str], progress: Progress, what: str) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=child_env(),
     ) as proc:
-        assert proc.stdout is not None  # stdout=PIPE above
         deadline = time.monotonic() + PIP_TIMEOUT_S
-        for raw in proc.stdout:
+        for raw in proc.stdout or ():  # never None: stdout=PIPE above
             line = raw.rstrip()
             kept.append(line)
             if line.startswith(_PROGRESS_PREFIXES):
@@ -110,7 +111,7 @@ def _run_streaming(argv: list[str], progress: Progress, what: str) -> None:
 
 def _check_version(root: Path, version: str) -> None:
     argv = [str(root / "bin" / "python"), "-c", "import bugsink.version as v; print(v.version)"]
-    result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    result = run(argv, capture_output=True, text=True, check=False, timeout=60)
     found = result.stdout.strip()
     if result.returncode != 0 or found != version:
         output = (result.stdout + result.stderr)[-2000:] or "(no output)"

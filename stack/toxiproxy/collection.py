@@ -5,12 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stack.toxiproxy.exceptions import (
+    ERR_BAD_REQUEST_BODY,
     ERR_MISSING_FIELD,
     ERR_PROXY_ALREADY_EXISTS,
     ERR_PROXY_NOT_FOUND,
 )
 from stack.toxiproxy.proxy import Proxy
-from stack.toxiproxy.toxics import bool_field, decode_json, decode_object, string_field
+from stack.toxiproxy.toxics import (
+    _json_kind,  # same package: Go's JSON kind names are kept in one place
+    bool_field,
+    decode_json,
+    decode_object,
+    string_field,
+)
 
 POPULATE_GO_TYPE = '[]struct { toxiproxy.Proxy; Enabled *bool "json:\\"enabled\\"" }'
 
@@ -45,8 +52,9 @@ def decode_populate(body: bytes) -> list[ProxySpec]:
     """A ``POST /populate`` body (or ``-config`` file): every entry checked before any change."""
     value = decode_json(body)
     if not isinstance(value, list):
-        decode_object([], POPULATE_GO_TYPE)  # raises the Go-style type error
-    assert isinstance(value, list)
+        raise ERR_BAD_REQUEST_BODY.joined(
+            f"json: cannot unmarshal {_json_kind(value)} into Go value of type {POPULATE_GO_TYPE}"
+        )
     specs: list[ProxySpec] = []
     for index, item in enumerate(value, start=1):
         obj = decode_object(item, "struct { toxiproxy.Proxy }")

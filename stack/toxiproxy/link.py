@@ -25,6 +25,7 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
+from stack.toxiproxy.exceptions import ToxiproxyError
 from stack.toxiproxy.pipes import Chunk, Item, Signal, Stage, Stub
 from stack.toxiproxy.toxics import Direction, Timeout, Toxic
 
@@ -91,10 +92,8 @@ class Side(asyncio.Protocol):
             self.early_eof = True
         return True  # keep the socket open: the other direction may still write to it
 
-    def flush_early(self) -> None:
-        """Hand what arrived before the links existed to the reading link, in order."""
-        link = self.reader
-        assert link is not None
+    def flush_early(self, link: Link) -> None:
+        """Hand what arrived before the links existed to ``link`` (reading this side), in order."""
         early, self.early = self.early, []
         for data in early:
             link.feed(data)
@@ -122,8 +121,8 @@ class Link:
     """One direction of a connection: source socket → toxic chain → destination socket."""
 
     def __init__(self, direction: Direction, source: Side, dest: Side, rng: random.Random) -> None:
-        assert source.transport is not None
-        assert dest.transport is not None
+        if dest.transport is None:
+            raise ToxiproxyError(f"{direction.name.lower()} link: destination socket not connected")
         self.direction = direction
         self.source = source
         self.dest = dest
@@ -334,7 +333,7 @@ class Connection:
         up.start(self.proxy.toxics_for(Direction.UPSTREAM))
         down.start(self.proxy.toxics_for(Direction.DOWNSTREAM))
         self.proxy.link_started(self)
-        self.client.flush_early()
+        self.client.flush_early(up)
         if self.client.transport is not None and not self.client.transport.is_closing():
             self.client.transport.resume_reading()
 

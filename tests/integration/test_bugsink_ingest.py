@@ -1,4 +1,7 @@
-"""Real Bugsink, real sentry-sdk: events go in by DSN and come out of the canonical API."""
+"""Real Bugsink, real sentry-sdk: events go in by DSN and come out of the canonical API.
+
+Read back through the lab's one Bugsink client, :class:`assertions.BugsinkClient`.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from typing import TypeVar
 
 import pytest
 
-from stack.bugsink import BugsinkServer, CanonicalApi, Issue
+from assertions import BugsinkClient, SentryIssue
+from stack.bugsink import BugsinkServer
 
 pytestmark = pytest.mark.integration
 
@@ -106,27 +110,27 @@ def bugsink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BugsinkServer]
 
 
 @pytest.fixture
-def api(bugsink: BugsinkServer) -> Iterator[CanonicalApi]:
-    with CanonicalApi(bugsink.url, bugsink.api_token) as client:
+def api(bugsink: BugsinkServer) -> Iterator[BugsinkClient]:
+    with BugsinkClient(bugsink.url, bugsink.api_token, bugsink.project_id) as client:
         yield client
 
 
-def issues_for(api: CanonicalApi, project_id: int, run_id: str) -> Callable[[], list[Issue]]:
-    return lambda: api.issues(project_id, query=f"run_id:{run_id}")
+def issues_for(api: BugsinkClient, run_id: str) -> Callable[[], list[SentryIssue]]:
+    return lambda: api.issues(tags={"run_id": run_id})
 
 
 def test_exception_event_is_visible_with_tag_fingerprint_and_type(
-    bugsink: BugsinkServer, api: CanonicalApi
+    bugsink: BugsinkServer, api: BugsinkClient
 ) -> None:
     run_id = str(uuid.uuid4())
     fingerprint = [f"pool-exhausted-{run_id}"]
     (sdk_id,) = send_exceptions(bugsink.dsn, run_id, [(fingerprint, "pool of 10 exhausted")])
 
-    issues = eventually(issues_for(api, bugsink.project_id, run_id), lambda found: len(found) == 1)
-    assert [i.calculated_type for i in issues] == ["PoolExhausted"], issues
+    issues = eventually(issues_for(api, run_id), lambda found: len(found) == 1)
+    assert [i.exception_type for i in issues] == ["PoolExhausted"], issues
     issue = issues[0]
-    assert issue.calculated_value == "pool of 10 exhausted"
-    assert issue.digested_event_count == 1
+    assert issue.value == "pool of 10 exhausted"
+    assert issue.event_count == 1
     assert [(t.key, t.value) for t in api.issue_tags(issue.id, key="run_id")] == [
         ("run_id", run_id)
     ]
@@ -134,24 +138,25 @@ def test_exception_event_is_visible_with_tag_fingerprint_and_type(
     events = api.events(issue.id)
     assert [uuid.UUID(e.event_id) for e in events] == [uuid.UUID(sdk_id)]
     detail = api.event(events[0].id)
-    assert detail.data.tags.get("run_id") == run_id
-    assert detail.data.fingerprint == fingerprint
-    assert detail.data.exception_types == ["PoolExhausted"]
+    assert detail is not None
+    assert detail.tags.get("run_id") == run_id
+    assert detail.fingerprint == fingerprint
+    assert detail.exception_types == ["PoolExhausted"]
 
-    looked_up = api.lookup(bugsink.project_id, sdk_id)
+    looked_up = api.lookup(sdk_id)
     assert looked_up is not None
     assert looked_up.id == detail.id
 
 
-def test_tag_filter_is_not_vacuous(bugsink: BugsinkServer, api: CanonicalApi) -> None:
+def test_tag_filter_is_not_vacuous(bugsink: BugsinkServer, api: BugsinkClient) -> None:
     run_id = str(uuid.uuid4())
     send_exceptions(bugsink.dsn, run_id, [([f"fp-{run_id}"], "boom")])
-    assert len(eventually(issues_for(api, bugsink.project_id, run_id), bool)) == 1
-    assert api.issues(bugsink.project_id, query=f"run_id:{uuid.uuid4()}") == []
+    assert len(eventually(issues_for(api, run_id), bool)) == 1
+    assert api.issues(tags={"run_id": str(uuid.uuid4())}) == []
 
 
 def test_same_fingerprint_groups_into_one_issue_with_two_events(
-    bugsink: BugsinkServer, api: CanonicalApi
+    bugsink: BugsinkServer, api: BugsinkClient
 ) -> None:
     run_id = str(uuid.uuid4())
     fingerprint = [f"slow-dependency-{run_id}"]
@@ -161,23 +166,23 @@ def test_same_fingerprint_groups_into_one_issue_with_two_events(
         [(fingerprint, "classifier took 8.1 s"), (fingerprint, "classifier took 11.9 s")],
     )
     issues = eventually(
-        issues_for(api, bugsink.project_id, run_id),
-        lambda found: sum(i.digested_event_count for i in found) >= 2,
+        issues_for(api, run_id),
+        lambda found: sum(i.event_count for i in found) >= 2,
     )
     assert len(issues) == 1, issues
-    assert issues[0].digested_event_count == 2
+    assert issues[0].event_count == 2
     events = api.events(issues[0].id)
     assert len(events) == 2
     messages = {
         value.value
         for event in events
-        for value in (api.event(event.id).data.exception or pytest.fail("no exception")).values
+        for value in (api.event(event.id) or pytest.fail("no event")).exceptions
     }
     assert messages == {"classifier took 8.1 s", "classifier took 11.9 s"}
 
 
 def test_different_fingerprint_makes_a_second_issue(
-    bugsink: BugsinkServer, api: CanonicalApi
+    bugsink: BugsinkServer, api: BugsinkClient
 ) -> None:
     run_id = str(uuid.uuid4())
     send_exceptions(
@@ -185,12 +190,12 @@ def test_different_fingerprint_makes_a_second_issue(
         run_id,
         [([f"first-{run_id}"], "same message"), ([f"second-{run_id}"], "same message")],
     )
-    issues = eventually(issues_for(api, bugsink.project_id, run_id), lambda f: len(f) >= 2)
+    issues = eventually(issues_for(api, run_id), lambda f: len(f) >= 2)
     assert len(issues) == 2, issues
-    assert [i.digested_event_count for i in issues] == [1, 1]
+    assert [i.event_count for i in issues] == [1, 1]
 
 
-def test_storm_is_not_rate_limited(bugsink: BugsinkServer, api: CanonicalApi) -> None:
+def test_storm_is_not_rate_limited(bugsink: BugsinkServer, api: BugsinkClient) -> None:
     """More events than Bugsink's default per-project 5-minute quota would let through."""
     run_id = str(uuid.uuid4())
     storm = 1100  # Bugsink's default MAX_EVENTS_PER_PROJECT_PER_5_MINUTES is 1 000
@@ -198,12 +203,12 @@ def test_storm_is_not_rate_limited(bugsink: BugsinkServer, api: CanonicalApi) ->
     events = [([f"storm-{run_id}"], f"e{n}") for n in range(storm)]
     send_exceptions(bugsink.dsn, run_id, events, senders=4)
     issues = eventually(
-        issues_for(api, bugsink.project_id, run_id),
-        lambda found: sum(i.digested_event_count for i in found) >= storm,
+        issues_for(api, run_id),
+        lambda found: sum(i.event_count for i in found) >= storm,
         timeout=30,
     )
     print(f"\n{storm} events sent and digested in {time.monotonic() - started:.1f} s")
-    assert [i.digested_event_count for i in issues] == [storm]
+    assert [i.event_count for i in issues] == [storm]
 
 
 def test_state_dir_holds_config_and_databases(bugsink: BugsinkServer) -> None:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from stack.bugsink import CanonicalApi
+from assertions import BugsinkClient
 from stack.local import COMPONENTS, LocalStack
 from stack.ports import is_listening
 from stack.process import pid_alive, stop_pid
@@ -129,24 +129,21 @@ def test_a_forced_error_is_one_bugsink_issue_with_fingerprint_and_run_id(lab: Lo
     finally:
         httpx.delete(ep.target_url + "/admin/chaos", headers=headers)
 
-    with CanonicalApi(ep.bugsink_url, ep.sentry_api_token) as api:
+    with BugsinkClient(ep.bugsink_url, ep.sentry_api_token, ep.sentry_project_id) as api:
         issues = eventually(
-            lambda: [
-                i
-                for i in api.issues(ep.sentry_project_id, f"run_id:{run_id}")
-                if i.digested_event_count >= 3
-            ],
+            lambda: [i for i in api.issues(tags={"run_id": run_id}) if i.event_count >= 3],
             30,
             "a Bugsink issue with 3 events for the run",
         )
         assert len(issues) == 1
-        assert issues[0].calculated_type == "StackSmokeError"
+        assert issues[0].exception_type == "StackSmokeError"
         events = api.events(issues[0].id)
         assert len(events) == 3
         detail = api.event(events[0].id)
-        assert detail.data.fingerprint == ["chaos-exception", "StackSmokeError"]
-        assert detail.data.tags["run_id"] == run_id
-        assert api.issues(ep.sentry_project_id, "run_id:no-such-run") == []
+        assert detail is not None
+        assert detail.fingerprint == ["chaos-exception", "StackSmokeError"]
+        assert detail.tags["run_id"] == run_id
+        assert api.issues(tags={"run_id": "no-such-run"}) == []
 
 
 def test_target_down_fires_in_prometheus_alertmanager_and_the_webhook(lab: LocalStack) -> None:

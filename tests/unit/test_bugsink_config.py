@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stack.bugsink.api import SentryEventData
 from stack.bugsink.config import INGEST_QUOTA, overrides
 from stack.bugsink.provisioning import Provisioning
 from stack.bugsink.release import BUGSINK_VERSION
@@ -60,12 +59,6 @@ def test_dsn_has_bugsink_shape() -> None:
         token_id=1,
     )
     assert provisioning.dsn(9000) == "http://0123456789abcdef0123456789abcdef@127.0.0.1:9000/7"
-
-
-def test_event_tags_accept_both_protocol_shapes() -> None:
-    as_pairs = SentryEventData.model_validate({"event_id": "e", "tags": [["run_id", "r1"]]})
-    as_object = SentryEventData.model_validate({"event_id": "e", "tags": {"run_id": "r1"}})
-    assert as_pairs.tags == as_object.tags == {"run_id": "r1"}
 
 
 def test_cache_entries_are_keyed_by_version(tmp_path: Path) -> None:

@@ -193,3 +193,19 @@ def test_finish_errors_an_expectation_whose_fault_never_started() -> None:
 
     assert verdict.status == "error"
     assert verdict.message == "its window never opened"
+
+
+def test_run_range_counts_this_run_only() -> None:
+    from assertions.engine import with_run_range
+    from assertions.expectations import MetricExpectation
+
+    exp = MetricExpectation(
+        id="no-5xx", query="sum(increase(errors_total[$__run_range]))", threshold=0, absent=True
+    )
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    later = with_run_range(exp, started, started + timedelta(seconds=72.2))
+    assert later.query == "sum(increase(errors_total[73s]))"
+    at_once = with_run_range(exp, started, started)
+    assert at_once.query == "sum(increase(errors_total[1s]))"
+    plain = MetricExpectation(id="up", query="up", threshold=0)
+    assert with_run_range(plain, started, started + timedelta(seconds=5)) is plain

@@ -63,6 +63,8 @@ def test_options_are_registered_in_their_group(pytester: pytest.Pytester) -> Non
             "*--chaoslab-stack=local|compose|STATE_DIR*",
             "*--chaoslab-keep-stack*",
             "*--chaoslab-scenarios*",
+            "*--chaoslab-control*",
+            "*--chaoslab-seed=N*",
             "*--chaoslab-out=DIR*",
         ]
     )
@@ -145,10 +147,82 @@ def test_an_invalid_expectation_is_a_collection_error_naming_it(
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(
         [
-            "*chaoslab_broken.yaml: expectations?0? (exceptions-counted) is invalid:",
-            "  threshold: Input should be a valid number*",
+            "*ERROR collecting chaoslab_broken.yaml*",
+            "chaoslab_broken.yaml:10: expectations.0.metric.threshold: "
+            "Input should be a valid number*",
         ]
     )
+
+
+def test_a_broken_faults_section_fails_collection_with_file_and_line(
+    pytester: pytest.Pytester,
+) -> None:
+    broken = STORM.replace("at: 2s, duration: 5s", "at: 2s, duration: forever")
+    pytester.makefile(".yaml", chaoslab_faulty=broken)
+
+    result = pytester.runpytest("--collect-only", "-q")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert collected(result) == []
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR collecting chaoslab_faulty.yaml*",
+            "chaoslab_faulty.yaml:5: faults.0.app.duration: 'forever' is not a duration*",
+        ]
+    )
+
+
+def test_a_faults_section_that_is_no_list_fails_collection(pytester: pytest.Pytester) -> None:
+    [fault] = [line for line in STORM.splitlines() if line.startswith("  - {id: storm")]
+    broken = STORM.replace(fault, "  storm: {kind: app}")
+    pytester.makefile(".yaml", chaoslab_faulty=broken)
+
+    result = pytester.runpytest("--collect-only", "-q")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["chaoslab_faulty.yaml:5: faults: Input should be a valid list"])
+
+
+def test_an_expectation_naming_an_unknown_fault_fails_collection(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(
+        ".yaml",
+        chaoslab_orphan=STORM.replace(
+            "{fault: storm, within: 10s}\n  - id: storm-alert",
+            "{fault: nope, within: 10s}\n  - id: storm-alert",
+        ),
+    )
+
+    result = pytester.runpytest("--collect-only", "-q")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        ["chaoslab_orphan.yaml:7: expectation 'exceptions-counted' names unknown fault 'nope'*"]
+    )
+
+
+def test_a_duplicate_key_fails_collection_with_both_lines(pytester: pytest.Pytester) -> None:
+    twice = STORM.replace("    threshold: 0\n", "    threshold: 0\n    threshold: 5\n")
+    pytester.makefile(".yaml", chaoslab_twice=twice)
+
+    result = pytester.runpytest("--collect-only", "-q")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        ["chaoslab_twice.yaml:11: expectations.0: duplicate key 'threshold' (first at line 10)"]
+    )
+
+
+def test_control_and_seed_are_accepted(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", chaoslab_storm=STORM)
+
+    result = pytester.runpytest("--collect-only", "-q", "--chaoslab-control", "--chaoslab-seed=7")
+    not_a_number = pytester.runpytest("--collect-only", "-q", "--chaoslab-seed=seven")
+
+    assert result.ret == pytest.ExitCode.OK
+    assert collected(result) == [f"chaoslab_storm.yaml::{id_}" for id_ in EXPECTED_IDS]
+    assert not_a_number.ret == pytest.ExitCode.USAGE_ERROR
 
 
 def test_a_duplicate_expectation_id_is_a_collection_error(pytester: pytest.Pytester) -> None:

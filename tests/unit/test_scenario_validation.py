@@ -140,3 +140,37 @@ def test_duplicate_ids() -> None:
     twice = "expectations:\n  - {id: waiters, kind: log, event: x}\n"
     found = problems(VALID.replace("expectations:\n", twice))
     assert found == ["broken.yaml:13: expectation id 'waiters' is used twice"]
+
+
+def test_a_duplicate_top_level_key_names_both_lines() -> None:
+    found = problems(VALID.replace("title: Tiny\n", "title: Tiny\nname: tiny-again\n"))
+    assert found == ["broken.yaml:3: duplicate key 'name' (first at line 1)"]
+
+
+def test_a_duplicate_key_inside_a_fault_names_both_lines() -> None:
+    found = problems(VALID.replace("    at: 5s\n", "    at: 5s\n    at: 6s\n"))
+    assert found == ["broken.yaml:10: faults.0: duplicate key 'at' (first at line 9)"]
+
+
+def test_a_duplicate_key_inside_an_expectation_names_both_lines() -> None:
+    found = problems(VALID.replace("    threshold: 0\n", "    threshold: 0\n    threshold: 1\n"))
+    assert found == ["broken.yaml:17: expectations.0: duplicate key 'threshold' (first at line 16)"]
+
+
+def test_a_duplicate_key_is_reported_beside_other_problems() -> None:
+    text = VALID.replace("users: 2", "users: 0").replace("title: Tiny\n", "title: Tiny\ntitle: T\n")
+    found = problems(text)
+    assert found[0] == "broken.yaml:3: duplicate key 'title' (first at line 2)"
+    assert found[1].startswith("broken.yaml:5: load.users:")
+
+
+def test_validate_exits_2_on_a_duplicate_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scenarios.cli import main
+
+    path = tmp_path / "twice.yaml"
+    path.write_text("name: twice\n" + VALID)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr()
+    assert f"{path}:2: duplicate key 'name' (first at line 1)" in err.out + err.err
