@@ -18,6 +18,9 @@ endif
 ifeq ($(shell command -v prometheus-alertmanager 2>/dev/null),)
 APT_PACKAGES += prometheus-alertmanager
 endif
+ifeq ($(shell command -v chromium 2>/dev/null),)
+APT_PACKAGES += chromium
+endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help run test deps system-deps uv lint typecheck rules-test unit integration

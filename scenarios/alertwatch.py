@@ -23,7 +23,7 @@ QUIET_POLL_S = 1.0
 
 def active_alerts(client: PrometheusClient) -> list[str]:
     """``name (state)`` of every pending or firing alert."""
-    return sorted(f"{a.name} ({a.state})" for a in client.alerts())
+    return sorted({f"{a.name} ({a.state})" for a in client.alerts()})
 
 
 def wait_quiet(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from assertions.engine import describe
 from scenarios.console import Console
-from scenarios.exceptions import ScenarioInvalid, ScenarioNotFound
+from scenarios.exceptions import ReportError, ScenarioInvalid, ScenarioNotFound
 from scenarios.ledger import clear_ledgers, leftovers, read_ledgers
 from scenarios.loader import catalog, load, resolve
 from scenarios.model import ClassifierSettings, TargetSettings
@@ -112,6 +112,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(f"journal: {out_dir / 'journal.json'}  junit: {out_dir / 'junit.xml'}")
     _say(f"replay:  chaoslab run {args.scenario} --seed {journal.seed}")
     return exit_code(journal)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from scenarios.report import render_report
+
+    try:
+        print(render_report(args.run_dir))
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from scenarios.report import build_matrix, journals_in, write_matrix
+
+    source: Path = args.from_dir or args.out or Path("out") / "matrix"
+    if args.from_dir is None:
+        for name, path in catalog().items():
+            _say(f"running {name} for the matrix...")
+            execute(
+                load(path),
+                source=path,
+                out_dir=source / name,
+                state_dir=args.state_dir,
+                console=Console(quiet=True),
+            )
+    journals = journals_in(source)
+    if not journals:
+        print(f"error: no run journals (*/journal.json) under {source}", file=sys.stderr)
+        return EXIT_INVALID
+    html, md = write_matrix(build_matrix(journals), args.out or source)
+    _say(f"matrix: {html}  {md}")
+    return EXIT_OK
 
 
 def cmd_schema(_args: argparse.Namespace) -> int:
@@ -318,6 +352,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="emergency stop: abort runs, undo every fault on the stack (idempotent)",
     )
     pn.set_defaults(func=cmd_panic)
+    rp = sub.add_parser("report", help="render report.html of a run again")
+    rp.add_argument("run_dir", type=Path, help="a run's directory (or its journal.json)")
+    rp.set_defaults(func=cmd_report)
+    mx = sub.add_parser(
+        "matrix", help="which signal caught each catalog scenario, how fast (matrix.html/.md)"
+    )
+    mx.add_argument(
+        "--from",
+        dest="from_dir",
+        type=Path,
+        default=None,
+        help="build it from the run directories under DIR instead of running the catalog",
+    )
+    mx.add_argument(
+        "--out", type=Path, default=None, help="where to write it (default: out/matrix)"
+    )
+    mx.set_defaults(func=cmd_matrix)
     return parser
 
 

@@ -9,6 +9,7 @@ Tree::
     ├── FaultError                a fault (or its undo) could not be applied or never took effect
     ├── LabNotReady               the stack is not fit for a run (leftover faults, alerts firing)
     ├── ScenarioRunError          the pytest plugin could not run a scenario, or got no verdict
+    ├── ReportError               a run directory or its journal cannot be rendered
     └── RunAborted                a run was interrupted (SIGINT/SIGTERM, ``chaoslab panic``)
 
 A failure of the lab (``LoadFailed``, ``FaultError``, ``LabNotReady``, any
@@ -76,3 +77,7 @@ class LabNotReady(ScenarioError):
 
 class ScenarioRunError(ScenarioError):
     """The pytest plugin could not run a scenario, or a run ended with no verdict for an item."""
+
+
+class ReportError(ScenarioError):
+    """A run directory or its journal cannot be rendered."""

@@ -248,6 +248,7 @@ class LoadRun:
         argv = [self.python, "-m", "locust", "-f", str(self.locustfile), "--headless"]
         argv += ["--host", self.target_url, "--csv", str(out / "locust"), "--csv-full-history"]
         argv += ["--json-file", str(out / "locust"), "--only-summary"]
+        argv += ["--html", str(out / "locust.html")]
         argv += ["--exit-code-on-error", "0", "--logfile", str(out / "locust.log")]
         if self.spec.workers:
             argv += ["--master", f"--master-bind-host={LOOPBACK}"]

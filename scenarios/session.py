@@ -34,8 +34,16 @@ from assertions.expectations import AlertExpectation
 from scenarios.alertwatch import unexpected_alerts, wait_quiet
 from scenarios.clock import Clock, SystemClock
 from scenarios.console import Console
+from scenarios.evidence import record as record_evidence
 from scenarios.exceptions import LabNotReady, RunAborted, ScenarioError
-from scenarios.journal import ControlReport, ExpectationJudgement, Journal, Judgement, write
+from scenarios.journal import (
+    ControlReport,
+    ExpectationJudgement,
+    Journal,
+    Judgement,
+    UnexpectedAlert,
+    write,
+)
 from scenarios.ledger import leftovers, read_ledgers
 from scenarios.model import Scenario
 from scenarios.runner import LAB_ERRORS, Runner, abort_on_signals, new_run_id
@@ -179,12 +187,28 @@ def _note_unexpected_alerts(
             )
         except AssertionsError as exc:
             console.say(f"   could not list the alerts that fired: {exc}")
+        first: dict[str, list[UnexpectedAlert]] = {}
         for alert in journal.unexpected_alerts:
+            first.setdefault(alert.alertname, []).append(alert)
+        for name, alerts in first.items():
+            series = f" ({len(alerts)} series)" if len(alerts) > 1 else ""
             console.say(
-                f"   unexpected alert {alert.alertname} firing since "
-                f"{alert.first_firing_at:%H:%M:%S} (no expectation names it)"
+                f"   unexpected alert {name}{series} firing since "
+                f"{alerts[0].first_firing_at:%H:%M:%S} (no expectation names it)"
             )
         write(journal, out_dir)
+
+
+def _render(run_dir: Path, console: Console) -> None:
+    """Write ``report.html``; a report that cannot be drawn is said, never a failed run."""
+    from scenarios.report import render_report  # matplotlib only when a report is drawn
+
+    try:
+        path = render_report(run_dir)
+    except (ScenarioError, OSError, ValueError) as exc:
+        console.say(f"   could not write the report of {run_dir}: {exc}")
+        return
+    console.say(f"report:  {path}")
 
 
 def execute(
@@ -243,6 +267,8 @@ def execute(
                     restarted=restarted,
                 ).run()
                 _note_unexpected_alerts(journal, scenario, opened, console, out)
+                if journal.finished_at is not None:
+                    record_evidence(scenario, journal, opened.endpoints, out)
                 return journal
 
             journal = once(out_dir, mode == "no_fault", restarted)
@@ -258,6 +284,8 @@ def execute(
                 )
                 write(journal, out_dir)
                 console.judgements(journal.control)
+                _render(control_dir, console)
+            _render(out_dir, console)
             return journal
     except RunAborted as exc:
         return _failed_journal(scenario, run_id, seed, "aborted", str(exc), out_dir, clock)

@@ -5,7 +5,8 @@ Tree::
     StackError                    root of everything the stack raises
     ├── BinaryNotFound            a required executable is not installed
     ├── ComponentFailed           a component exited or never became healthy
-    └── StackStateError           the state directory is inconsistent or busy
+    ├── StackStateError           the state directory is inconsistent or busy
+    └── RuleScaleError            a rule file cannot be loaded at the asked time scale
 """
 
 from __future__ import annotations
@@ -40,3 +41,7 @@ class ComponentFailed(StackError):
 
 class StackStateError(StackError):
     """The state directory cannot be used as asked."""
+
+
+class RuleScaleError(StackError):
+    """A rule or rule file cannot be loaded at the asked time scale (the reason says why)."""

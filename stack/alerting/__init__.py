@@ -17,6 +17,7 @@ from stack.alerting.component import LoopbackServer
 from stack.alerting.journal import NotificationLog
 from stack.alerting.payload import FIRING, RESOLVED, Alert, AlertmanagerPayload, Notification
 from stack.alerting.prometheus import ALERT_RULES, PrometheusConfig, PrometheusServer
+from stack.alerting.timescale import parse_scale, scale_expr, scale_rule_file, scale_rules
 from stack.alerting.webhook import AlertWebhook
 
 __all__ = [
@@ -33,4 +34,8 @@ __all__ = [
     "NotificationLog",
     "PrometheusConfig",
     "PrometheusServer",
+    "parse_scale",
+    "scale_expr",
+    "scale_rule_file",
+    "scale_rules",
 ]

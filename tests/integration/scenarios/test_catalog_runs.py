@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from scenarios.loader import catalog, load, resolve
+from scenarios.report import empty_panels, plotted_points
+from tests.integration.browser import screenshot
 from tests.integration.scenarios.conftest import UpStack, journal_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.catalog]
@@ -63,6 +65,23 @@ def test_scenario_detects_its_incident_and_its_control_does_not(
     assert control["seed"] == journal["seed"]
     assert control["rolled_back"] == []
     assert "PROVEN" in done.stdout
+    assert (out / "evidence.json").is_file()
+    assert f"report:  {out / 'report.html'}" in done.stdout
+    if scenario == "pool-exhaustion":
+        check_report_in_a_browser(out, tmp_path)
+
+
+def check_report_in_a_browser(out: Path, tmp_path: Path) -> None:
+    """A real browser opens the report offline: no console error, no request, no empty plot."""
+    result = screenshot(out / "report.html", tmp_path / "report.png")
+    assert result.console_errors == []
+    assert result.network_requests == []
+    assert result.width >= 1000
+    assert result.height >= 1000
+    assert result.png_bytes > 50_000, "the screenshot is (almost) blank"
+    points = plotted_points(result.dom)
+    assert points, "no plot in the page"
+    assert empty_panels(result.dom) == [], points
 
 
 VACUOUS = textwrap.dedent(
@@ -70,10 +89,10 @@ VACUOUS = textwrap.dedent(
     name: pool-exhaustion-short
     title: Pool exhaustion, short, with one expectation that proves nothing
     target: {pool_max: 10, pool_min: 2, pool_acquire_timeout_s: 30}
-    load: {users: 30, spawn_rate: 30, duration: 45s, wait_min: 300ms, wait_max: 900ms}
+    load: {users: 30, spawn_rate: 30, duration: 32s, wait_min: 300ms, wait_max: 900ms}
     grace: 5s
     faults:
-      - {id: slow-queries, kind: app, at: 10s, duration: 25s, switches: {slow_query_s: 1.0}}
+      - {id: slow-queries, kind: app, at: 8s, duration: 20s, switches: {slow_query_s: 1.0}}
     expectations:
       - id: waiters-queue
         kind: metric
@@ -81,14 +100,14 @@ VACUOUS = textwrap.dedent(
         op: ">"
         threshold: 0
         hold: 3s
-        window: {fault: slow-queries, within: 25s}
+        window: {fault: slow-queries, within: 20s}
       - id: traffic-flows
         kind: metric
         description: true with or without the fault
         query: sum(http_requests_total{job="target"})
         op: ">"
         threshold: 0
-        window: {fault: slow-queries, within: 20s}
+        window: {fault: slow-queries, within: 15s}
     """
 )
 

@@ -1,0 +1,166 @@
+"""Open a page in Debian's headless ``chromium`` and report what happened.
+
+:func:`screenshot` runs chromium twice on a ``file://`` page, both times with
+``--enable-logging=stderr --v=0`` and network logging on:
+
+1. ``--screenshot``: the PNG (its size and dimensions are returned);
+2. ``--dump-dom``: the DOM after load, so the caller can check what rendered
+   (e.g. :func:`scenarios.report.empty_panels` on it).
+
+Console messages logged by the page (``CONSOLE`` lines of chromium's log,
+including Content-Security-Policy refusals) are returned as
+``console_errors`` — the report runs no script, so any is a bug — and every
+URL the page requested that is not ``file:``/``data:``/``about:`` (from the
+``--log-net-log`` capture, page traffic only: see :data:`PAGE_TRAFFIC`) as
+``network_requests``. chromium's own noise on stderr (D-Bus, GPU) and its
+background requests are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHROMIUM = "chromium"
+WINDOW = "1400,4000"
+TIMEOUT_S = 90.0
+LOCAL_SCHEMES = ("file:", "data:", "about:", "chrome:", "chrome-error:")
+_CONSOLE = re.compile(r"CONSOLE[:(]\d+\)?\]\s*(?P<message>.*)")
+_CONSOLE_LINE = re.compile(r":CONSOLE[:(]\d+")
+#: chromium's network-traffic annotations of what a *page* loads: blink's resource
+#: loader (images, styles, fonts, fetches) and navigations. Everything else in
+#: the net log is the browser's own background traffic (update checks...).
+PAGE_TRAFFIC = {101845102: "blink_resource_loader", 63171670: "navigation_url_loader"}
+_REQUEST = re.compile(
+    r'"traffic_annotation"\s*:\s*(?P<annotation>\d+)\s*,\s*"url"\s*:\s*"(?P<url>[^"]+)"'
+)
+
+
+class BrowserUnavailable(RuntimeError):
+    """``chromium`` is not installed (``apt-get install -y chromium``)."""
+
+
+@dataclass(frozen=True)
+class BrowserResult:
+    png: Path
+    png_bytes: int
+    width: int
+    height: int
+    dom: str
+    console_errors: list[str] = field(default_factory=list)
+    network_requests: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.console_errors and not self.network_requests
+
+
+def png_size(png: Path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    head = png.read_bytes()[:24]
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"{png} is not a PNG")
+    width, height = struct.unpack(">II", head[16:24])
+    return int(width), int(height)
+
+
+def _flags(profile: Path, net_log: Path) -> list[str]:
+    return [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--user-data-dir={profile}",
+        f"--log-net-log={net_log}",
+        f"--window-size={WINDOW}",
+    ]
+
+
+def _console(stderr: str) -> list[str]:
+    found: list[str] = []
+    for line in stderr.splitlines():
+        if _CONSOLE_LINE.search(line):
+            match = _CONSOLE.search(line)
+            found.append(match.group("message") if match else line)
+    return found
+
+
+def _requests(net_log: Path) -> list[str]:
+    """Every non-local URL the page loaded, from chromium's net log (possibly unterminated)."""
+    try:
+        text = net_log.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    urls = {
+        m.group("url")
+        for m in _REQUEST.finditer(text)
+        if int(m.group("annotation")) in PAGE_TRAFFIC
+    }
+    return sorted(u for u in urls if not u.startswith(LOCAL_SCHEMES))
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+
+
+def screenshot(html: Path, png: Path) -> BrowserResult:
+    """Screenshot ``html`` into ``png`` headless; see the module docstring."""
+    binary = shutil.which(CHROMIUM)
+    if binary is None:
+        raise BrowserUnavailable("chromium is not on PATH (apt-get install -y chromium)")
+    url = html.resolve().as_uri()
+    png = png.resolve()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    png.unlink(missing_ok=True)
+    console: list[str] = []
+    requests: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="chaoslab-browser-") as tmp:
+        work = Path(tmp)
+        shot_log = work / "shot-net.json"
+        shot = _run([binary, *_flags(work / "profile-shot", shot_log), f"--screenshot={png}", url])
+        if shot.returncode != 0 or not png.is_file():
+            raise RuntimeError(
+                f"chromium failed ({shot.returncode}) to screenshot {url}:\n{shot.stderr[-2000:]}"
+            )
+        console += _console(shot.stderr)
+        requests += _requests(shot_log)
+        dom_log = work / "dom-net.json"
+        dumped = _run([binary, *_flags(work / "profile-dom", dom_log), "--dump-dom", url])
+        console += _console(dumped.stderr)
+        requests += _requests(dom_log)
+    width, height = png_size(png)
+    return BrowserResult(
+        png=png,
+        png_bytes=png.stat().st_size,
+        width=width,
+        height=height,
+        dom=dumped.stdout,
+        console_errors=console,
+        network_requests=sorted(set(requests)),
+    )
+
+
+def main() -> None:  # pragma: no cover - a manual check: python tests/integration/browser.py PAGE
+    import sys
+
+    result = screenshot(Path(sys.argv[1]), Path(sys.argv[2] if len(sys.argv) > 2 else "page.png"))
+    summary = {k: v for k, v in result.__dict__.items() if k != "dom"}
+    print(json.dumps(summary, default=str, indent=2))
+
+
+if __name__ == "__main__":
+    main()
