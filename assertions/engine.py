@@ -67,6 +67,8 @@ class Verdict(BaseModel):
     description: str
     status: Status = "pending"
     passed: bool = False
+    #: The expectation asserts that the signal does *not* show (it detects nothing).
+    absent: bool | None = None
     observed: str = ""
     expected: str = ""
     query: str = ""
@@ -107,6 +109,7 @@ class _Tracker:
             kind=exp.kind,
             description=exp.description or describe(exp),
             expected=describe(exp),
+            absent=exp.absent,
         )
         self.true_since: datetime | None = None
         self.best: Observation | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _PAIR_LENGTH = 2  # [unix_seconds, "value"]
 
@@ -36,6 +36,12 @@ class Sample(_Model):
 
     at: datetime
     value: float
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _nan_from_json(cls, raw: object) -> object:
+        # JSON has no NaN: a model written with model_dump_json() holds null instead.
+        return float("nan") if raw is None else raw
 
     @model_validator(mode="before")
     @classmethod

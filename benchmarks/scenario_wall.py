@@ -105,6 +105,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("names", nargs="*")
     parser.add_argument("--control", action="store_true", help="attached runs with --control")
     parser.add_argument("--attached-only", action="store_true", help="skip the fresh-stack mode")
+    parser.add_argument(
+        "--fresh",
+        nargs="*",
+        default=None,
+        metavar="NAME",
+        help="only these scenarios in the fresh-stack mode (default: all chosen)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep the attached runs' directories here (for `chaoslab matrix --from`)",
+    )
     args = parser.parse_args(argv)
     chosen = args.names or list(catalog())
     rows = [Row(name, load(catalog()[name])) for name in chosen]
@@ -113,6 +126,8 @@ def main(argv: list[str]) -> int:
     try:
         if not args.attached_only:
             for row in rows:
+                if args.fresh and row.name not in args.fresh:
+                    continue
                 print(f"fresh    {row.name}...", flush=True)
                 _journal, row.fresh_s = run_one(
                     row.scenario,
@@ -129,9 +144,8 @@ def main(argv: list[str]) -> int:
         for row in rows:
             print(f"attached {row.name}...", flush=True)
             mode: Mode = "control" if args.control else "fault"
-            journal, row.attached_s = run_one(
-                row.scenario, attached_dir, scratch / row.name / "a", mode
-            )
+            kept = (args.keep / row.name) if args.keep else scratch / row.name / "a"
+            journal, row.attached_s = run_one(row.scenario, attached_dir, kept, mode)
             row.journal, row.status = journal, journal.status
             if journal.control is not None:
                 row.status += "/" + ("proven" if journal.control.all_good else "NOT proven")

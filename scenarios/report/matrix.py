@@ -86,9 +86,12 @@ class Matrix:
 def is_detection(verdict: Verdict, journal: Journal) -> bool:
     """False for an ``absent`` expectation (it asserts silence, it detects nothing).
 
-    The control judgements record ``absent``; without them, an absent
-    expectation's ``expected`` text starts with ``no `` (``engine.describe``).
+    Journals record ``absent`` on each verdict; older ones only in the control
+    judgements, or in the ``expected`` text, which then starts with ``no ``
+    (``engine.describe``).
     """
+    if verdict.absent is not None:
+        return not verdict.absent
     if journal.control is not None:
         for judgement in journal.control.judgements:
             if judgement.id == verdict.id:

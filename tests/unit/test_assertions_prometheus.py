@@ -184,3 +184,19 @@ def test_an_undocumented_answer_is_unexpected_not_a_missing_signal() -> None:
 
     assert caught.value.status_code == 418
     assert caught.value.backend == "prometheus"
+
+
+def test_a_nan_sample_survives_a_json_round_trip() -> None:
+    import math
+
+    from assertions.promql import MatrixResult
+
+    raw = {
+        "resultType": "matrix",
+        "result": [{"metric": {"a": "b"}, "values": [[1700000000, "NaN"], [1700000001, "0.5"]]}],
+    }
+    result = MatrixResult.model_validate(raw)
+    again = MatrixResult.model_validate_json(result.model_dump_json())
+    values = [sample.value for sample in again.series[0].samples]
+    assert math.isnan(values[0])
+    assert values[1] == 0.5

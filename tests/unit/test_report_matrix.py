@@ -133,3 +133,39 @@ def test_matrix_of_a_copied_directory_ignores_other_files(tmp_path: Path) -> Non
 def test_every_signal_kind_is_a_column(kind: str) -> None:
     matrix = build_matrix(journals_in(RUNS))
     assert kind in matrix.kinds
+
+
+def test_the_matrix_command_reads_recorded_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scenarios.cli",
+            "matrix",
+            "--from",
+            str(RUNS),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    md = (tmp_path / "matrix.md").read_text()
+    assert "| pool-exhaustion |" in md
+    assert "trace acquire-dominates (3.0 s)" in md
+    assert (tmp_path / "matrix.html").is_file()
+    empty = subprocess.run(
+        [sys.executable, "-m", "scenarios.cli", "matrix", "--from", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert empty.returncode == 2
+    assert "no run journals" in empty.stderr
