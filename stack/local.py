@@ -57,7 +57,7 @@ from stack.process import (
     stop_marked,
     stop_pid,
 )
-from stack.respawn import apply_settings, respawn
+from stack.respawn import apply_settings, respawn, wait_scraped
 from stack.state import ComponentState, Endpoints, StackState, read_state, write_state
 from stack.toxiproxy import pick_server
 from stack.tracestore import TraceStoreProcess
@@ -176,6 +176,11 @@ class LocalStack:
         write_state(self.state)
         try:
             self._bring_up()
+            # Prometheus is ready before its first scrape: a stack is up once the
+            # target's metrics are really being collected (else the first seconds
+            # of a run are invisible to every metric and alert).
+            if not wait_scraped(self.endpoints.prometheus_url, "target", 0.0, timeout=30.0):
+                raise StackError("Prometheus did not scrape the target within 30 s of starting")
         except BaseException:
             self.down()
             raise

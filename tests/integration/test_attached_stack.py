@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from scenarios.model import ClassifierSettings, TargetSettings
 from stack.attached import AttachedStack
 from stack.local import COMPONENTS
 from stack.process import pid_alive, process_start_time, stop_pid
@@ -82,7 +83,14 @@ def test_attach_applies_only_changed_settings_and_never_stops_the_stack(tmp_path
 
         before = pids(on_disk(state_dir))
         seen |= set(before.values())
-        assert stack.apply_target_settings({"TARGET_POOL_MAX": "7"}, {}) == ["target"]
+        # `up` starts the apps with the default settings, so a scenario keeping them
+        # restarts nothing; one changing only the pool restarts only the target.
+        defaults = TargetSettings().env()
+        classifier = ClassifierSettings().env()
+        assert on_disk(state_dir).components["target"].settings == defaults
+        assert stack.apply_target_settings(defaults, classifier) == []
+        wanted = {**defaults, "TARGET_POOL_MAX": "7"}
+        assert stack.apply_target_settings(wanted, classifier) == ["target"]
         after = pids(on_disk(state_dir))
         seen |= set(after.values())
         assert after["target"] != before["target"]
@@ -90,7 +98,7 @@ def test_attach_applies_only_changed_settings_and_never_stops_the_stack(tmp_path
         assert {n: p for n, p in after.items() if n != "target"} == {
             n: p for n, p in before.items() if n != "target"
         }
-        assert on_disk(state_dir).components["target"].settings == {"TARGET_POOL_MAX": "7"}
+        assert on_disk(state_dir).components["target"].settings == wanted
         assert httpx.get(stack.endpoints.target_url + "/startup", timeout=5).status_code == 200
         assert pool_max(stack.endpoints.target_url) == 7
         # The restart was scraped: no TargetDown (or anything else) left pending.
@@ -99,7 +107,7 @@ def test_attach_applies_only_changed_settings_and_never_stops_the_stack(tmp_path
             time.sleep(0.5)
         assert active_alerts(stack.endpoints.prometheus_url) == []
 
-        assert stack.apply_target_settings({"TARGET_POOL_MAX": "7"}, {}) == []
+        assert stack.apply_target_settings(wanted, classifier) == []
         assert pids(on_disk(state_dir)) == after
 
         stack.close()
