@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +19,10 @@ from scenarios.console import Console
 from scenarios.exceptions import ReportError, ScenarioInvalid, ScenarioNotFound
 from scenarios.ledger import clear_ledgers, leftovers, read_ledgers
 from scenarios.loader import catalog, load, resolve
-from scenarios.model import ClassifierSettings, TargetSettings
 from scenarios.panic import panic
-from scenarios.schema import scenario_schema
+from scenarios.profiles import is_profile, load_profile, rejected
+from scenarios.scaffold import add_parser as add_init_parser
+from scenarios.schema import profile_schema, scenario_schema
 from scenarios.session import (
     EXIT_FAILED,
     EXIT_INFRA,
@@ -31,8 +33,9 @@ from scenarios.session import (
     exit_code,
 )
 from stack.attached import AttachedStack
-from stack.exceptions import StackError
+from stack.exceptions import ProfileRejected, StackError
 from stack.local import COMPONENTS, DEFAULT_STATE_DIR, LocalStack, component_healthy, down, status
+from stack.profile import default_profile
 from stack.state import ComponentState, read_state
 
 
@@ -73,17 +76,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     code = EXIT_OK
     for name in args.files:
         try:
-            scenario = load(Path(name))
+            print(f"{name}: ok ({_validated(Path(name))})")
         except ScenarioInvalid as exc:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
             code = EXIT_INVALID
-            continue
-        print(
-            f"{name}: ok ({scenario.name}, {len(scenario.faults)} faults, "
-            f"{len(scenario.expectations)} expectations)"
-        )
     return code
+
+
+def _validated(path: Path) -> str:
+    """Check a scenario or a target profile file; what it holds, in a few words."""
+    if is_profile(path):
+        profile = load_profile(path)
+        rules = f", rules at time scale {profile.rule_scale()}" if profile.rules else ""
+        return f"target profile {profile.name}, {len(profile.dependencies)} dependencies{rules}"
+    scenario = load(path)
+    return (
+        f"{scenario.name}, {len(scenario.faults)} faults, "
+        f"{len(scenario.expectations)} expectations, target {scenario.profile.name}"
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -98,17 +109,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     out_dir: Path = args.out or Path("out") / scenario.name
     mode: Mode = "control" if args.control else ("no_fault" if args.no_fault else "fault")
-    journal = execute(
-        scenario,
-        source=source,
-        out_dir=out_dir,
-        state_dir=args.state_dir,
-        seed=args.seed,
-        mode=mode,
-        fresh=args.fresh,
-        keep_stack=args.keep_stack,
-        console=Console(quiet=args.quiet),
-    )
+    try:
+        journal = execute(
+            scenario,
+            source=source,
+            out_dir=out_dir,
+            state_dir=args.state_dir,
+            seed=args.seed,
+            mode=mode,
+            fresh=args.fresh,
+            keep_stack=args.keep_stack,
+            console=Console(quiet=args.quiet),
+        )
+    except ScenarioInvalid as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     _say(f"journal: {out_dir / 'journal.json'}  junit: {out_dir / 'junit.xml'}")
     _say(f"replay:  chaoslab run {args.scenario} --seed {journal.seed}")
     return exit_code(journal)
@@ -148,8 +163,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_schema(_args: argparse.Namespace) -> int:
-    print(scenario_schema(), end="")
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(profile_schema() if args.profile else scenario_schema(), end="")
     return EXIT_OK
 
 
@@ -172,26 +187,58 @@ def cmd_up(args: argparse.Namespace) -> int:
     for line in _leftover_lines(state_dir):
         print(f"note: {line}; they went with the old stack")
     clear_ledgers(state_dir.resolve())
-    print(f"starting the local stack (state in {state_dir})", flush=True)
+    try:
+        profile = default_profile() if args.target is None else load_profile(args.target)
+    except ScenarioInvalid as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"starting the local stack for {profile.name} (state in {state_dir})", flush=True)
     # Started with the default settings, so a scenario that keeps them restarts nothing.
     lab = LocalStack(
         state_dir,
-        target_env=TargetSettings().env(),
-        classifier_env=ClassifierSettings().env(),
+        profile=profile,
         progress=_print_ready,
         detached=True,
         seed=args.seed,
+        wait_for_target=profile.url is None,
     )
     try:
         lab.up()
+    except ProfileRejected as exc:
+        print(f"error: {rejected(profile, exc)}", file=sys.stderr)
+        return EXIT_INVALID
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INFRA
     except KeyboardInterrupt:
         print("interrupted: stopped what was started", file=sys.stderr)
         return EXIT_INFRA
+    if args.target is not None:
+        _print_exports(lab)
     print("up. `chaoslab status` shows it, `chaoslab down` stops it.")
     return EXIT_OK
+
+
+def _print_exports(lab: LocalStack) -> None:
+    """The environment for a service the user starts: the profile's, plus the usual names."""
+    ep = lab.endpoints
+    exports = {
+        **ep.target_env,
+        "SENTRY_DSN": ep.sentry_dsn,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": ep.traces_url,
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": ep.otlp_endpoint,
+        "OTEL_SERVICE_NAME": lab.profile.service,
+    }
+    for name, listen in ep.proxies.items():
+        exports[f"CHAOSLAB_{name.upper().replace('-', '_')}_ADDRESS"] = listen
+    for key in list(ep.target_env):
+        exports[key] = ep.target_env[key]  # the profile's own names win
+    where = "your service" if lab.profile.url is not None else "the service the lab started"
+    print(f"# the environment of {where} (dependencies through their proxies):")
+    for key, value in exports.items():
+        print(f"export {key}={shlex.quote(value)}")
+    if lab.profile.url is not None:
+        print(f"# start your service with it, listening at {lab.profile.url}; runs wait for it")
 
 
 def _leftover_lines(state_dir: Path) -> list[str]:
@@ -232,7 +279,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     elif state is None:
         print(f"no stack is up (state dir {args.state_dir})")
     else:
-        for name in COMPONENTS:
+        for name in [*COMPONENTS, *(n for n in entries if n not in COMPONENTS)]:
             if name in entries:
                 entry = entries[name]
                 mark = "healthy" if entry["healthy"] else "DOWN"
@@ -305,10 +352,15 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="a scenario's story, faults and expectations")
     show.add_argument("scenario", help="catalog name or scenario file")
     show.set_defaults(func=cmd_show)
-    val = sub.add_parser("validate", help="check scenario files; exit 2 on any problem")
-    val.add_argument("files", nargs="+", help="scenario YAML files")
+    val = sub.add_parser(
+        "validate", help="check scenario and target profile files; exit 2 on any problem"
+    )
+    val.add_argument("files", nargs="+", help="scenario or target profile YAML files")
     val.set_defaults(func=cmd_validate)
     schema = sub.add_parser("schema", help="the JSON Schema of scenario files")
+    schema.add_argument(
+        "--profile", action="store_true", help="the JSON Schema of target profiles instead"
+    )
     schema.set_defaults(func=cmd_schema)
     run = sub.add_parser("run", help="replay a scenario and check what surfaced, how fast")
     run.add_argument("scenario", help="catalog name or scenario file")
@@ -341,6 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the local stack and leave it running")
     up.add_argument("--stack", choices=["local", "compose"], default="local")
     up.add_argument("--seed", type=int, default=None, help="seed for every random choice")
+    up.add_argument(
+        "--target",
+        type=Path,
+        default=None,
+        help="a target profile (default: the bundled document service); prints the "
+        "environment to export for a service you start yourself",
+    )
     up.set_defaults(func=cmd_up)
     st = sub.add_parser("status", help="show each component with URL, PID and health")
     st.add_argument("--json", action="store_true", help="machine-readable output")
@@ -369,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="where to write it (default: out/matrix)"
     )
     mx.set_defaults(func=cmd_matrix)
+    add_init_parser(sub)
     return parser
 
 

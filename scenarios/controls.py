@@ -192,10 +192,26 @@ class Controls:
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             raise FaultError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
-    async def connect(self, fault_id: str) -> Any:
-        """A session tagged as the lab's, for ``fault_id``."""
+    def database_dsns(self) -> list[str]:
+        """Direct DSNs of every PostgreSQL the lab may open sessions on."""
+        ep = self.endpoints
+        dsns = list(ep.database_dsns.values()) or [ep.postgres_dsn]
+        return [dsn for dsn in dict.fromkeys(dsns) if dsn]
+
+    def _dsn(self, database: str) -> str:
+        dsn = self.endpoints.database_dsns.get(database)
+        if dsn is None:
+            known = ", ".join(sorted(self.endpoints.database_dsns)) or "none"
+            raise FaultError(
+                f"the stack has no PostgreSQL dependency {database!r} the lab can open "
+                f"sessions on (it has: {known})"
+            )
+        return dsn
+
+    async def connect(self, fault_id: str, database: str = "postgres") -> Any:
+        """A session tagged as the lab's, for ``fault_id``, on PostgreSQL ``database``."""
         return await asyncpg.connect(
-            self.endpoints.postgres_dsn,
+            self._dsn(database),
             timeout=10,
             server_settings={"application_name": f"{SESSION_PREFIX}{fault_id}"},
         )
@@ -215,17 +231,20 @@ class Controls:
         pattern = f"{SESSION_PREFIX}{fault_id}" if fault_id else f"{SESSION_PREFIX}%"
 
         async def query() -> list[str]:
-            conn = await asyncpg.connect(self.endpoints.postgres_dsn, timeout=10)
-            try:
-                rows = await conn.fetch(
-                    # ``select`` is one of the two literals below, never input.
-                    f"SELECT {select} FROM pg_stat_activity "  # noqa: S608
-                    "WHERE application_name LIKE $1 AND pid <> pg_backend_pid()",
-                    pattern,
-                )
-            finally:
-                await conn.close()
-            return [str(row[0]) for row in rows]
+            found: list[str] = []
+            for dsn in self.database_dsns():
+                conn = await asyncpg.connect(dsn, timeout=10)
+                try:
+                    rows = await conn.fetch(
+                        # ``select`` is one of the two literals below, never input.
+                        f"SELECT {select} FROM pg_stat_activity "  # noqa: S608
+                        "WHERE application_name LIKE $1 AND pid <> pg_backend_pid()",
+                        pattern,
+                    )
+                finally:
+                    await conn.close()
+                found += [str(row[0]) for row in rows]
+            return found
 
         return self.pg_run(query(), what)
 

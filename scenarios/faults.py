@@ -18,7 +18,13 @@ TOXIC_ATTRIBUTES: dict[str, frozenset[str]] = {
     "slicer": frozenset({"average_size", "size_variation", "delay"}),
     "limit_data": frozenset({"bytes"}),
 }
-ProxyName = Literal["postgres", "downstream"]
+ProxyName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,40}$",
+        description="a dependency of the target profile (its proxy): postgres, downstream...",
+    ),
+]
 
 
 class _Fault(BaseModel):
@@ -35,7 +41,7 @@ class _Fault(BaseModel):
 
 
 class ToxicFault(_Fault):
-    """Any Toxiproxy toxic on the ``postgres`` or ``downstream`` proxy."""
+    """Any Toxiproxy toxic on the proxy of one of the profile's dependencies."""
 
     kind: Literal["toxic"] = "toxic"
     target: ProxyName
@@ -73,7 +79,8 @@ class DbLockFault(_Fault):
     """A session holds a lock on a table the requests need, so queries queue on ``Lock``."""
 
     kind: Literal["db_lock"] = "db_lock"
-    table: Literal["documents"] = "documents"
+    target: ProxyName = "postgres"
+    table: str = Field(default="documents", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     mode: Literal["ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE"] = (
         "ACCESS EXCLUSIVE"
     )
@@ -83,6 +90,7 @@ class DbConnectionHogFault(_Fault):
     """Hold ``connections`` server connections idle, starving everyone else."""
 
     kind: Literal["db_connection_hog"] = "db_connection_hog"
+    target: ProxyName = "postgres"
     connections: int = Field(ge=1, le=500)
 
 
@@ -102,10 +110,14 @@ class AppFault(_Fault):
 
 
 class ProcessFault(_Fault):
-    """Pause (SIGSTOP/SIGCONT) or kill and restart the classifier."""
+    """Pause (SIGSTOP/SIGCONT) or kill and restart a service the lab started."""
 
     kind: Literal["process"] = "process"
-    target: Literal["classifier"] = "classifier"
+    target: str = Field(
+        default="classifier",
+        pattern=r"^[a-z][a-z0-9_-]{0,40}$",
+        description="a component the profile makes the lab start: target, or a dependency's",
+    )
     action: Literal["pause", "kill"] = "pause"
 
 

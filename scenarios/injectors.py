@@ -95,11 +95,11 @@ class Injector:
         )
 
         async def lock() -> None:
-            conn = await self.controls.connect(fault.id)
+            conn = await self.controls.connect(fault.id, fault.target)
             held.append(conn)
             await conn.execute("BEGIN")
-            # Table and mode come from a closed set of literals in the model; LOCK
-            # returns only once the lock is granted.
+            # The table is an identifier (the model's pattern) and the mode one of a
+            # closed set of literals; LOCK returns only once the lock is granted.
             await conn.execute(f"LOCK TABLE {fault.table} IN {fault.mode} MODE")
 
         self.controls.pg_run(lock(), f"locking {fault.table}")
@@ -113,7 +113,7 @@ class Injector:
 
         async def hog() -> None:
             for _ in range(fault.connections):
-                held.append(await self.controls.connect(fault.id))
+                held.append(await self.controls.connect(fault.id, fault.target))
 
         self.controls.pg_run(hog(), f"opening {fault.connections} connections", timeout=60)
         return f"{len(held)} server connections held"

@@ -110,6 +110,12 @@ class Journal(BaseModel):
     restarted: list[str] = Field(
         default_factory=list, description="components restarted to apply the scenario's settings"
     )
+    target_profile: str | None = Field(
+        default=None, description="name of the target profile the stack ran"
+    )
+    rule_time_scale: str | None = Field(
+        default=None, description="time scale the alert rules were loaded at (e.g. 1/30)"
+    )
     unexpected_alerts: list[UnexpectedAlert] = Field(default_factory=list)
     load_log_tail: str | None = Field(
         default=None, description="Locust's last output lines when the load failed"

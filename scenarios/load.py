@@ -54,6 +54,9 @@ from stack.process import ManagedProcess, tail
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
+"""The lab's hooks; the user file comes after it on Locust's ``-f``."""
+USERS_FILE = REPO_ROOT / "loadtests" / "users.py"
+MIX_FILE = REPO_ROOT / "loadtests" / "mix.py"
 REQUEST_LOG_GLOB = "requests-*.csv"
 LIVE_HORIZON_S = 120.0
 
@@ -240,12 +243,25 @@ class LoadRun:
             CHAOSLAB_REQUEST_LOG_DIR=str(self.out_dir.resolve()),
             CHAOSLAB_NETWORK_TIMEOUT_S=str(spec.network_timeout_s),
         )
+        if spec.request_mix is not None:
+            env["CHAOSLAB_REQUEST_MIX"] = spec.request_mix
         return env
+
+    def files(self) -> str:
+        """Locust's ``-f``: the lab's hooks, then the file with the user classes."""
+        spec = self.spec
+        if spec.request_mix is not None:
+            users = MIX_FILE
+        elif spec.user_file is not None:
+            users = Path(spec.user_file)
+        else:
+            users = USERS_FILE
+        return f"{self.locustfile},{users}"
 
     def argv(self) -> list[str]:
         """The standalone (or master) command line."""
         out = self.out_dir.resolve()
-        argv = [self.python, "-m", "locust", "-f", str(self.locustfile), "--headless"]
+        argv = [self.python, "-m", "locust", "-f", self.files(), "--headless"]
         argv += ["--host", self.target_url, "--csv", str(out / "locust"), "--csv-full-history"]
         argv += ["--json-file", str(out / "locust"), "--only-summary"]
         argv += ["--html", str(out / "locust.html")]
@@ -254,15 +270,15 @@ class LoadRun:
             argv += ["--master", f"--master-bind-host={LOOPBACK}"]
             argv += [f"--master-bind-port={self.master_port}"]
             argv += ["--expect-workers", str(self.spec.workers), "--expect-workers-max-wait", "30"]
-        return [*argv, self.spec.user_class]
+        return [*argv, *self.spec.user_classes]
 
     def worker_argv(self, index: int) -> list[str]:
         out = self.out_dir.resolve()
         return [
-            *(self.python, "-m", "locust", "-f", str(self.locustfile), "--worker"),
+            *(self.python, "-m", "locust", "-f", self.files(), "--worker"),
             *(f"--master-host={LOOPBACK}", f"--master-port={self.master_port}"),
             *("--host", self.target_url, "--logfile", str(out / f"locust-worker-{index}.log")),
-            self.spec.user_class,
+            *self.spec.user_classes,
         ]
 
     def start(self) -> None:

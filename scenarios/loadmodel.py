@@ -95,7 +95,15 @@ class LoadSpec(_Frozen):
 
     run_id: str = Field(pattern=SAFE_RUN_ID)
     duration_s: float = Field(gt=0, le=6 * 3600)
-    user_class: str = Field(default="DocumentUser", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    user_classes: tuple[str, ...] = Field(
+        default=("DocumentUser",), description="classes of the user file to run (empty: all)"
+    )
+    user_file: str | None = Field(
+        default=None, description="the Locust file with the users; None: loadtests/users.py"
+    )
+    request_mix: str | None = Field(
+        default=None, description="a profile's request mix as JSON (runs loadtests/mix.py)"
+    )
     users: int = Field(default=10, ge=0, le=10_000)
     spawn_rate: float = Field(default=10.0, gt=0)
     shape: ShapeSpec = SteadyShape()

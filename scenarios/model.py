@@ -2,44 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
 from assertions.expectations import Expectation, Seconds
 from scenarios.faults import Fault
 from scenarios.loadmodel import ShapeSpec, SteadyShape
+from stack.profile import TARGET_COMPONENT, TargetProfile, default_profile, settings_env
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TargetSettings(_Strict):
-    """How the target service is configured for this run (``TARGET_*``)."""
-
-    pool_min: int = Field(default=2, ge=0)
-    pool_max: int = Field(default=10, ge=1, le=500)
-    pool_acquire_timeout_s: float = Field(default=30.0, gt=0)
-    statement_timeout_ms: int = Field(default=30_000, ge=0)
-    downstream_timeout_s: float = Field(default=2.0, gt=0)
-    connect_timeout_s: float = Field(default=5.0, gt=0)
-    sampling_ratio: float = Field(default=1.0, ge=0, le=1)
-    health_check_timeout_s: float = Field(default=2.0, gt=0)
-
-    def env(self) -> dict[str, str]:
-        return {f"TARGET_{name.upper()}": str(value) for name, value in self.model_dump().items()}
+SettingValue = bool | int | float | str
 
 
-class ClassifierSettings(_Strict):
-    latency_ms: float = Field(default=5.0, ge=0)
-    jitter_ms: float = Field(default=0.0, ge=0)
-    error_rate: float = Field(default=0.0, ge=0, le=1)
+class TargetRef(BaseModel):
+    """Which service the scenario breaks (``profile``) and its settings for this run.
 
-    def env(self) -> dict[str, str]:
-        return {
-            f"CLASSIFIER_{name.upper()}": str(value) for name, value in self.model_dump().items()
-        }
+    Every other key is one of the profile's ``settings`` (the bundled document
+    service has ``pool_max``, ``pool_acquire_timeout_s``...); they are checked
+    against the profile when the scenario is loaded.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    profile: str | None = Field(
+        default=None,
+        description="the target profile file, relative to the scenario; "
+        "the bundled document service when omitted",
+    )
+
+    @property
+    def values(self) -> dict[str, SettingValue]:
+        return dict(self.model_extra or {})
 
 
 def _shape_by_name(value: object) -> object:
@@ -50,7 +48,11 @@ def _shape_by_name(value: object) -> object:
 class LoadSettings(_Strict):
     """Locust: users, spawn rate, shape and how long."""
 
-    user_class: Literal["DocumentUser"] = "DocumentUser"
+    user_class: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="one of the profile's Locust user classes (default: all of them)",
+    )
     users: int = Field(default=20, ge=1, le=2000)
     spawn_rate: float = Field(default=20, gt=0)
     shape: Annotated[ShapeSpec, BeforeValidator(_shape_by_name)] = SteadyShape()
@@ -71,8 +73,11 @@ class Scenario(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,60}$")
     title: str
     story: str = ""
-    target: TargetSettings = Field(default_factory=TargetSettings)
-    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    target: TargetRef = Field(default_factory=TargetRef)
+    dependencies: dict[str, dict[str, SettingValue]] = Field(
+        default_factory=dict,
+        description="settings of the dependencies the profile starts, by dependency name",
+    )
     load: LoadSettings
     faults: list[Fault] = Field(default_factory=list)
     expectations: list[Expectation] = Field(min_length=1)
@@ -106,6 +111,32 @@ class Scenario(_Strict):
         if problems:
             raise ValueError("; ".join(sorted(problems)))
         return self
+
+    _profile: TargetProfile | None = PrivateAttr(default=None)
+
+    def with_profile(self, profile: TargetProfile) -> Scenario:
+        """Bind the target profile this scenario runs against (the loader does)."""
+        self._profile = profile
+        return self
+
+    @property
+    def profile(self) -> TargetProfile:
+        """The bound profile; the bundled document service when none was bound."""
+        if self._profile is None:
+            self._profile = default_profile()
+        return self._profile
+
+    def settings(self) -> dict[str, dict[str, str]]:
+        """Environment of each component with settings: the profile's defaults, ours on top."""
+        profile = self.profile
+        settings: dict[str, dict[str, str]] = {}
+        if profile.settings:
+            settings[TARGET_COMPONENT] = settings_env(profile.settings, dict(self.target.values))
+        for name, dep in profile.dependencies.items():
+            if dep.settings:
+                values = dict(self.dependencies.get(name, {}))
+                settings[profile.dependency_component(name)] = settings_env(dep.settings, values)
+        return settings
 
     @property
     def first_fault_at(self) -> float | None:

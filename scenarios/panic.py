@@ -136,7 +136,7 @@ def _sweep(
         step("Toxiproxy", proxies)
     if ep.target_url and ep.chaos_token:
         step("fault switches", switches)
-    if ep.postgres_dsn:
+    if ep.postgres_dsn or ep.database_dsns:
         step("PostgreSQL sessions", sessions)
     step("stopped processes", stopped)
 

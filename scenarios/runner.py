@@ -21,6 +21,7 @@ through ``load_factory`` and the expectation engine through
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import threading
 import uuid
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 from assertions import (
     BugsinkClient,
@@ -104,6 +105,21 @@ LoadFactory = Callable[[LoadSpec, str, Path, "Path | None"], LoadHandle]
 EngineFactory = Callable[[Scenario, StackState, str, datetime], Judge]
 
 
+def load_source(scenario: Scenario) -> dict[str, Any]:
+    """Where the users come from: the profile's Locust file and classes, or its request mix."""
+    load = scenario.profile.load
+    if load.requests:
+        mix = {
+            "requests": [r.model_dump(by_alias=True) for r in load.requests],
+            "vars": {name: list(bounds) for name, bounds in load.vars.items()},
+        }
+        return {"request_mix": json.dumps(mix), "user_classes": ("RequestMixUser",)}
+    chosen = scenario.load.user_class
+    classes = (chosen,) if chosen is not None else tuple(load.user_classes)
+    user_file = None if load.locustfile is None else str(scenario.profile.path(load.locustfile))
+    return {"user_file": user_file, "user_classes": classes}
+
+
 def default_load(spec: LoadSpec, target_url: str, out_dir: Path, base_dir: Path | None) -> LoadRun:
     return LoadRun(spec, target_url, out_dir, base_dir=base_dir)
 
@@ -123,7 +139,9 @@ def backends_for(state: StackState, run_id: str, log_offset: int) -> Backends:
 
 def default_engine(scenario: Scenario, state: StackState, run_id: str, t0: datetime) -> Engine:
     offset = _size(state.endpoints.target_log)
-    return Engine(scenario.expectations, backends_for(state, run_id, offset), t0)
+    # A service that does not tag its Sentry events with the run id is matched by time only.
+    tagged = run_id if scenario.profile.tags_run_id else ""
+    return Engine(scenario.expectations, backends_for(state, tagged, offset), t0)
 
 
 @contextmanager
@@ -233,6 +251,7 @@ class Runner:
 
     def run(self) -> Journal:
         started = self.clock.now()
+        profile = self.stack.state.profile
         journal = Journal(
             scenario=self.scenario.name,
             run_id=self.run_id,
@@ -242,6 +261,8 @@ class Runner:
             stack=self.stack.state.stack,
             stack_owned=self.stack.owned,
             restarted=list(self.restarted),
+            target_profile=None if profile is None else profile.name,
+            rule_time_scale=None if profile is None else profile.rule_time_scale,
             faults=[
                 FaultRecord(
                     id=f.id,
@@ -342,6 +363,7 @@ class Runner:
             seed=self.seed,
             wait_min_s=settings.wait_min,
             wait_max_s=settings.wait_max,
+            **load_source(self.scenario),
         )
         base_dir = self.source.parent if self.source is not None else None
         load = self.load_factory(

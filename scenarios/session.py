@@ -46,7 +46,9 @@ from scenarios.journal import (
 )
 from scenarios.ledger import leftovers, read_ledgers
 from scenarios.model import Scenario
+from scenarios.profiles import rejected
 from scenarios.runner import LAB_ERRORS, Runner, abort_on_signals, new_run_id
+from stack.exceptions import ProfileRejected
 from stack.process import pid_alive, process_start_time, stop_pid
 from stack.seam import Stack
 
@@ -167,7 +169,7 @@ def _ensure_clean(state_dir: Path, console: Console) -> None:
 
 
 def _prepare(stack: Stack, scenario: Scenario, console: Console, clock: Clock) -> list[str]:
-    restarted = stack.apply_target_settings(scenario.target.env(), scenario.classifier.env())
+    restarted = stack.apply_settings(scenario.settings())
     if restarted:
         console.say(f"   restarted {', '.join(restarted)} with the scenario's settings")
     wait_quiet(PrometheusClient(stack.endpoints.prometheus_url), clock, on_wait=console.say)
@@ -241,8 +243,8 @@ def execute(
                 state_dir,
                 fresh=fresh,
                 keep=keep_stack,
-                target_env=scenario.target.env(),
-                classifier_env=scenario.classifier.env(),
+                profile=scenario.profile,
+                settings=scenario.settings(),
                 progress=console.component,
                 seed=seed,
             )
@@ -287,6 +289,9 @@ def execute(
                 _render(control_dir, console)
             _render(out_dir, console)
             return journal
+    except ProfileRejected as exc:
+        # The profile cannot work as written: invalid input (exit 2), not a lab failure.
+        raise rejected(scenario.profile, exc) from exc
     except RunAborted as exc:
         return _failed_journal(scenario, run_id, seed, "aborted", str(exc), out_dir, clock)
     except (*LAB_ERRORS, ScenarioError) as exc:

@@ -2,7 +2,7 @@
 
     stack = AttachedStack.attach(Path(".chaoslab"))
     if stack is not None:
-        stack.apply_target_settings({"TARGET_POOL_MAX": "10"}, {})
+        stack.apply_settings({"target": {"TARGET_POOL_MAX": "10"}})
         ...
         stack.close()               # leaves every process running
 
@@ -15,14 +15,18 @@ moment it is spawned, so ``chaoslab down`` stops it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from stack.exceptions import StackError, StackStateError
 from stack.local import COMPONENTS, component_healthy
-from stack.process import ManagedProcess
+from stack.process import ManagedProcess, pid_alive
 from stack.respawn import apply_settings, respawn
 from stack.state import ComponentState, Endpoints, StackState, read_state, state_lock, write_state
+
+HEALTH_PATIENCE_S = 15.0
+"""How long a live component may take to answer its health probe before attaching gives up."""
 
 
 class AttachedStack:
@@ -34,17 +38,24 @@ class AttachedStack:
         self._restarted: dict[str, ManagedProcess] = {}
 
     @classmethod
-    def attach(cls, state_dir: Path) -> AttachedStack | None:
-        """The stack recorded in ``state_dir`` if complete, detached and healthy, else None."""
+    def attach(cls, state_dir: Path, profile_digest: str | None = None) -> AttachedStack | None:
+        """The stack recorded in ``state_dir`` if complete, detached and healthy, else None.
+
+        With ``profile_digest``, also None when the stack runs another target profile.
+        """
         try:
             state = read_state(state_dir.resolve())
         except StackStateError:
             return None
         if state is None or not state.complete or state.owner_pid is not None:
             return None
-        if set(COMPONENTS) - set(state.components):
+        if set(COMPONENTS) - {"postgres"} - set(state.components):
             return None
-        if not all(component_healthy(name, rec) for name, rec in state.components.items()):
+        if profile_digest is not None and (
+            state.profile is None or state.profile.digest != profile_digest
+        ):
+            return None
+        if not _healthy(state):
             return None
         return cls(state)
 
@@ -62,14 +73,12 @@ class AttachedStack:
     def owned(self) -> bool:
         return False
 
-    def apply_target_settings(
-        self, target_env: Mapping[str, str], classifier_env: Mapping[str, str]
-    ) -> list[str]:
-        """Restart only the app components whose settings differ; returns their names."""
-        return apply_settings(self._state, target_env, classifier_env, self._respawn)
+    def apply_settings(self, settings: Mapping[str, Mapping[str, str]]) -> list[str]:
+        """Restart only the components whose settings differ; returns their names."""
+        return apply_settings(self._state, settings, self._respawn)
 
     def restart(self, component: str) -> None:
-        """Start ``target`` or ``classifier`` again with its recorded settings, same port."""
+        """Start a service the profile made the lab start again, recorded settings, same port."""
         self._respawn(component, None)
 
     def close(self) -> None:
@@ -90,6 +99,20 @@ class AttachedStack:
                 )
             current.components[name] = record
             write_state(current)
+
+
+def _healthy(state: StackState, patience_s: float = HEALTH_PATIENCE_S) -> bool:
+    """Every component answers, allowing a busy one (Bugsink digesting a storm) a few seconds."""
+    waiting = dict(state.components)
+    deadline = time.monotonic() + patience_s
+    while True:
+        waiting = {n: r for n, r in waiting.items() if not component_healthy(n, r)}
+        if not waiting:
+            return True
+        dead = [r for r in waiting.values() if r.pid is not None and not pid_alive(r.pid)]
+        if dead or time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
 
 
 __all__ = ["AttachedStack"]

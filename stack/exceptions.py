@@ -6,6 +6,8 @@ Tree::
     ├── BinaryNotFound            a required executable is not installed
     ├── ComponentFailed           a component exited or never became healthy
     ├── StackStateError           the state directory is inconsistent or busy
+    ├── ProfileRejected           the target profile cannot work as written (url unreachable,
+    │                             command exits at once, metrics path missing): invalid input
     └── RuleScaleError            a rule file cannot be loaded at the asked time scale
 """
 
@@ -41,6 +43,20 @@ class ComponentFailed(StackError):
 
 class StackStateError(StackError):
     """The state directory cannot be used as asked."""
+
+
+class ProfileRejected(StackError):
+    """A target profile that passed validation but cannot work as written.
+
+    ``loc`` is where in the profile the problem is (``("url",)``, ``("command",)``,
+    ``("metrics", 0)``...), so the caller can report its file and line; it is
+    invalid input (exit 2), not a failure of the lab.
+    """
+
+    def __init__(self, loc: tuple[str | int, ...], reason: str) -> None:
+        super().__init__(reason)
+        self.loc = loc
+        self.reason = reason
 
 
 class RuleScaleError(StackError):

@@ -26,10 +26,13 @@ about an alert it already notified (``repeat_interval``).
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import secrets
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -41,11 +44,11 @@ from typing import Any, Protocol
 
 import httpx
 
-from stack import apps
 from stack.alerting import AlertmanagerServer, AlertWebhook, PrometheusServer
+from stack.apps import ServiceProcess, http_ok
 from stack.bugsink import BugsinkServer
 from stack.bugsink.sessions import stop_session
-from stack.exceptions import ComponentFailed, StackError
+from stack.exceptions import ComponentFailed, ProfileRejected, StackError
 from stack.ports import LOOPBACK, free_port
 from stack.postgres import PostgresCluster
 from stack.process import (
@@ -57,8 +60,16 @@ from stack.process import (
     stop_marked,
     stop_pid,
 )
+from stack.profile import TARGET_COMPONENT, TargetProfile, default_profile, fill, settings_env
 from stack.respawn import apply_settings, respawn, wait_scraped
-from stack.state import ComponentState, Endpoints, StackState, read_state, write_state
+from stack.state import (
+    ComponentState,
+    Endpoints,
+    ProfileRecord,
+    StackState,
+    read_state,
+    write_state,
+)
 from stack.toxiproxy import pick_server
 from stack.tracestore import TraceStoreProcess
 
@@ -68,14 +79,14 @@ COMPONENTS = (
     "traces",
     "bugsink",
     "webhook",
-    "classifier",
     "alertmanager",
     "prometheus",
-    "target",
+    TARGET_COMPONENT,
 )
+"""The lab's own components; a profile adds the dependencies it starts (``classifier``...)."""
 DEFAULT_STATE_DIR = Path(".chaoslab")
 STEP_TIMEOUT_S = 600.0  # a first-ever Bugsink venv build is the slowest step
-ALERT_RULES = Path(__file__).resolve().parent.parent / "compose" / "prometheus" / "alerts.yml"
+EXTERNAL_TARGET_WAIT_S = 10.0
 
 Progress = Callable[[str, ComponentState, float], None]
 
@@ -86,6 +97,42 @@ class _DependencyFailed(StackError):
 
 class _Stoppable(Protocol):
     def stop(self) -> None: ...
+
+
+class _Nothing:
+    """The handle of a service the lab did not start: stopping it does nothing."""
+
+    def stop(self) -> None:
+        return None
+
+
+def _done() -> Future[Any]:
+    """A step that is not needed (no PostgreSQL dependency): already done."""
+    future: Future[Any] = Future()
+    future.set_result(None)
+    return future
+
+
+def _address(url_or_dsn: str) -> str:
+    """``host:port`` of a URL or DSN."""
+    rest = url_or_dsn.split("://", 1)[-1]
+    return rest.rsplit("@", 1)[-1].split("/", 1)[0]
+
+
+def profile_digest(profile: TargetProfile) -> str:
+    """What identifies a profile's content (a stack of another profile is not attached to)."""
+    return hashlib.sha256(profile.model_dump_json().encode()).hexdigest()
+
+
+def default_settings(profile: TargetProfile) -> dict[str, dict[str, str]]:
+    """The environment of every component with settings, at the profile's defaults."""
+    settings: dict[str, dict[str, str]] = {}
+    if profile.settings:
+        settings[TARGET_COMPONENT] = settings_env(profile.settings)
+    for name, dep in profile.dependencies.items():
+        if dep.settings:
+            settings[profile.dependency_component(name)] = settings_env(dep.settings)
+    return settings
 
 
 @dataclass(frozen=True)
@@ -100,14 +147,13 @@ class Started:
 
 
 def _http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2.0).is_success
-    except httpx.HTTPError:
-        return False
+    return http_ok(url, timeout=2.0)
 
 
 def component_healthy(name: str, record: ComponentState) -> bool:
     """Is a recorded component alive (its PID, unchanged) and answering?"""
+    if record.kind == "external":
+        return _http_ok(record.url + (record.health_path or "/"))
     if record.pid is None or not pid_alive(record.pid):
         return False
     if record.start_time is not None and process_start_time(record.pid) != record.start_time:
@@ -120,10 +166,8 @@ def component_healthy(name: str, record: ComponentState) -> bool:
         "webhook": "/healthz",
         "alertmanager": "/-/ready",
         "prometheus": "/-/ready",
-        "classifier": "/liveness",
-        "target": "/liveness",
     }
-    path = probes.get(name)
+    path = probes.get(name, record.health_path)
     if path is None:
         return True
     return _http_ok(record.url + path)
@@ -135,15 +179,24 @@ class LocalStack:
     def __init__(
         self,
         state_dir: Path = DEFAULT_STATE_DIR,
-        target_env: Mapping[str, str] | None = None,
-        classifier_env: Mapping[str, str] | None = None,
+        profile: TargetProfile | None = None,
+        settings: Mapping[str, Mapping[str, str]] | None = None,
         progress: Progress | None = None,
         detached: bool = False,
         seed: int | None = None,
+        wait_for_target: bool = True,
     ) -> None:
         self.state_dir = state_dir.resolve()
-        self.target_env = dict(target_env or {})
-        self.classifier_env = dict(classifier_env or {})
+        self.profile = profile or default_profile()
+        #: False for ``up`` of a profile whose service the user starts afterwards
+        #: (with the environment ``up`` prints): its url is not waited for.
+        self.wait_for_target = wait_for_target
+        self.settings = {
+            name: dict(env)
+            for name, env in (
+                default_settings(self.profile) if settings is None else settings
+            ).items()
+        }
         self.progress = progress
         self.detached = detached
         self.seed = seed
@@ -179,8 +232,14 @@ class LocalStack:
             # Prometheus is ready before its first scrape: a stack is up once the
             # target's metrics are really being collected (else the first seconds
             # of a run are invisible to every metric and alert).
-            if not wait_scraped(self.endpoints.prometheus_url, "target", 0.0, timeout=30.0):
-                raise StackError("Prometheus did not scrape the target within 30 s of starting")
+            job = self.profile.job_name
+            if self.wait_for_target and not wait_scraped(
+                self.endpoints.prometheus_url, job, 0.0, timeout=30.0
+            ):
+                raise StackError(
+                    f"Prometheus did not scrape the target (job {job!r}, "
+                    f"{', '.join(self.profile.metrics)}) within 30 s of starting"
+                )
         except BaseException:
             self.down()
             raise
@@ -206,21 +265,18 @@ class LocalStack:
             self.down()
 
     def restart(self, component: str) -> None:
-        """Start a killed app process (``classifier`` or ``target``) again, same port and env."""
+        """Start a killed service the profile made the lab start again, same port and env."""
         self._respawn(component, None)
 
-    def apply_target_settings(
-        self, target_env: Mapping[str, str], classifier_env: Mapping[str, str]
-    ) -> list[str]:
-        """Restart only the app components whose settings differ; returns their names."""
-        restarted = apply_settings(self.state, target_env, classifier_env, self._respawn)
-        self.target_env = dict(target_env)
-        self.classifier_env = dict(classifier_env)
+    def apply_settings(self, settings: Mapping[str, Mapping[str, str]]) -> list[str]:
+        """Restart only the components whose settings differ; returns their names."""
+        restarted = apply_settings(self.state, settings, self._respawn)
+        self.settings = {name: dict(env) for name, env in settings.items()}
         return restarted
 
     def _respawn(self, name: str, settings: Mapping[str, str] | None) -> None:
         for started in self._started:
-            if started.name == name and isinstance(started.handle, apps.AppProcess):
+            if started.name == name and isinstance(started.handle, ServiceProcess):
                 started.handle.stop()
         previous = self._respawned.pop(name, None)
         if previous is not None:
@@ -306,20 +362,22 @@ class LocalStack:
         """Start each component as soon as what it needs is up; independent ones in parallel.
 
         Ports are chosen up front, so most components only need an address,
-        not a running peer: only the proxies wait for PostgreSQL and Toxiproxy,
-        the target waits for the proxies and Bugsink (its Sentry DSN), and
-        Prometheus for the target (its first scrape must find it up).
+        not a running peer: only the proxies wait for PostgreSQL, Toxiproxy
+        and the dependencies the lab starts, the target waits for the proxies
+        and Bugsink (its Sentry DSN), and Prometheus for the target (its first
+        scrape must find it up).
         """
         ep = self.state.endpoints
+        profile = self.profile
         ep.chaos_token = secrets.token_hex(16)
-        ports = {
-            name: free_port()
-            for name in ("classifier", "target", "alertmanager", "traces", "webhook")
-        }
+        ports = {name: free_port() for name in ("target", "alertmanager", "traces", "webhook")}
+        dep_ports = {name: free_port() for name, dep in profile.dependencies.items() if dep.command}
         ep.traces_url = f"http://{LOOPBACK}:{ports['traces']}"
         ep.otlp_endpoint = ep.traces_url + "/v1/traces"
         ep.webhook_url = f"http://{LOOPBACK}:{ports['webhook']}"
-        with ThreadPoolExecutor(max_workers=len(COMPONENTS) + 1) as pool:
+        needs_postgres = any(dep.lab_postgres for dep in profile.dependencies.values())
+        workers = len(COMPONENTS) + len(dep_ports) + 2
+        with ThreadPoolExecutor(max_workers=workers) as pool:
 
             def step(start: Callable[[], Started], *needs: Future[Any]) -> Future[Any]:
                 def run() -> Started:
@@ -332,39 +390,115 @@ class LocalStack:
 
                 return pool.submit(run)
 
-            postgres = step(self._postgres)
+            postgres = step(self._postgres) if needs_postgres else _done()
             toxiproxy = step(self._toxiproxy)
             bugsink_launched: Future[None] = Future()
             bugsink = step(lambda: self._bugsink(bugsink_launched))
-            proxies = pool.submit(self._proxies_when_ready, postgres, toxiproxy, ports)
+            deps = [
+                step(functools.partial(self._dependency, name, port))
+                for name, port in dep_ports.items()
+            ]
+            proxies = pool.submit(self._proxies_when_ready, [postgres, toxiproxy, *deps], dep_ports)
             futures: list[Future[Any]] = [
                 postgres,
                 toxiproxy,
                 bugsink,
+                *deps,
                 proxies,
                 step(lambda: self._traces(ports["traces"])),
                 step(lambda: self._webhook(ports["webhook"])),
-                step(lambda: self._classifier(ports["classifier"])),
                 step(lambda: self._alertmanager(ports["alertmanager"])),
             ]
             target = step(lambda: self._target(ports["target"]), proxies, bugsink_launched)
             futures += [
                 target,
-                step(lambda: self._prometheus(ports["target"], ports["alertmanager"]), target),
+                step(lambda: self._prometheus(ports["alertmanager"]), target),
             ]
             errors = [f.exception() for f in futures]
         real = [e for e in errors if e is not None and not isinstance(e, _DependencyFailed)]
         if real:
             raise real[0]
 
-    def _proxies_when_ready(
-        self, postgres: Future[Any], toxiproxy: Future[Any], ports: Mapping[str, int]
-    ) -> None:
-        if postgres.exception() is not None or toxiproxy.exception() is not None:
+    def _proxies_when_ready(self, needs: list[Future[Any]], dep_ports: Mapping[str, int]) -> None:
+        if any(need.exception() is not None for need in needs):
             raise _DependencyFailed
-        pg_port = int(self.endpoints.postgres_dsn.rsplit(":", 1)[1].split("/", 1)[0])
-        self._create_proxy("postgres", f"{LOOPBACK}:{pg_port}")
-        self._create_proxy("downstream", f"{LOOPBACK}:{ports['classifier']}")
+        ep = self.endpoints
+        for name, dep in self.profile.dependencies.items():
+            if dep.lab_postgres:
+                upstream = _address(ep.postgres_dsn)
+                ep.database_dsns[name] = ep.postgres_dsn
+            elif dep.command is not None:
+                upstream = f"{LOOPBACK}:{dep_ports[name]}"
+            else:
+                upstream = str(dep.upstream)
+                if dep.dsn is not None:
+                    ep.database_dsns[name] = dep.dsn
+            self._create_proxy(name, upstream)
+
+    def _values(self, port: int, log_dir: Path) -> dict[str, str]:
+        """What the profile's placeholders stand for, for one component."""
+        ep = self.endpoints
+        values = {
+            "python": sys.executable,
+            "host": LOOPBACK,
+            "port": str(port),
+            "profile_dir": str(self.profile.folder),
+            "log_dir": str(log_dir),
+            "log_file": ep.target_log,
+            "sentry_dsn": ep.sentry_dsn,
+            "otlp_endpoint": ep.traces_url,
+            "otlp_traces_endpoint": ep.otlp_endpoint,
+            "chaos_token": ep.chaos_token,
+            "seed": "" if self.seed is None else str(self.seed),
+        }
+        for name, dep in self.profile.dependencies.items():
+            listen = ep.proxies.get(name)
+            if listen is None:
+                continue
+            host, _, dep_port = listen.rpartition(":")
+            values[f"dep.{name}.host"] = host
+            values[f"dep.{name}.port"] = dep_port
+            values[f"dep.{name}.address"] = listen
+            values[f"dep.{name}.url"] = f"http://{listen}"
+            direct = ep.database_dsns.get(name)
+            if dep.kind == "postgres":
+                values[f"dep.{name}.dsn"] = (
+                    direct.replace(_address(direct), listen, 1)
+                    if direct
+                    else f"postgresql://{listen}/postgres"
+                )
+        return values
+
+    def _filled(self, env: Mapping[str, str], values: Mapping[str, str]) -> dict[str, str]:
+        """The profile's environment filled in; a variable that comes out empty is not set."""
+        filled = {key: fill(value, dict(values)) for key, value in env.items()}
+        return {key: value for key, value in filled.items() if value != ""}
+
+    def _dependency(self, name: str, port: int) -> Started:
+        """A dependency the profile says the lab starts (before its proxy exists)."""
+        dep = self.profile.dependencies[name]
+        component = self.profile.dependency_component(name)
+        log_dir = self._dir(component)
+        values = self._values(port, log_dir)
+        process = ServiceProcess(
+            component,
+            [fill(arg, values) for arg in dep.command or []],
+            log_dir,
+            port,
+            env=self._filled(dep.env, values),
+            cwd=None if dep.cwd is None else self.profile.path(fill(dep.cwd, values)),
+            ready_path=dep.health,
+            settings=self.settings.get(component, {}),
+        )
+        with self._spawning(component, process.url, dep.health):
+            try:
+                seconds = process.start()
+            except ComponentFailed as exc:
+                raise ProfileRejected(
+                    ("dependencies", name, "command"), f"dependency {name}'s command failed: {exc}"
+                ) from exc
+        self.endpoints.dependency_urls[name] = process.url
+        return Started(component, process, process.url, seconds)
 
     def _postgres(self) -> Started:
         cluster = PostgresCluster(log_dir=self._dir("postgres"))
@@ -439,19 +573,6 @@ class LocalStack:
         self._save()
         return str(listen)
 
-    def _classifier(self, port: int) -> Started:
-        env = {
-            "CLASSIFIER_OTLP_ENDPOINT": self.endpoints.otlp_endpoint,
-            "CLASSIFIER_LOG_FILE": str(self._dir("classifier") / "classifier.jsonl"),
-            "CLASSIFIER_ENVIRONMENT": "chaoslab",
-            **({"CLASSIFIER_SEED": str(self.seed)} if self.seed is not None else {}),
-        }
-        process = apps.classifier(self._dir("classifier"), env, port, self.classifier_env)
-        with self._spawning("classifier", process.url, process.ready_path):
-            seconds = process.start()
-        self.endpoints.classifier_url = process.url
-        return Started("classifier", process, process.url, seconds)
-
     def _alertmanager(self, port: int) -> Started:
         webhook_receiver = self.endpoints.webhook_url + "/alerts"
         server = AlertmanagerServer(self._dir("alertmanager"), webhook_receiver, port)
@@ -463,12 +584,16 @@ class LocalStack:
         self.endpoints.alertmanager_url = server.url
         return Started("alertmanager", server, server.url, seconds)
 
-    def _prometheus(self, target_port: int, alertmanager_port: int) -> Started:
+    def _prometheus(self, alertmanager_port: int) -> Started:
+        profile = self.profile
+        address = _address(self.endpoints.target_url)
         server = PrometheusServer(
             self._dir("prometheus"),
-            scrape_targets={"target": f"{LOOPBACK}:{target_port}"},
-            rule_files=(ALERT_RULES,),
+            scrape_targets={profile.job_name: address},
+            rule_files=tuple(profile.rule_paths()),
             alertmanager=f"{LOOPBACK}:{alertmanager_port}",
+            metrics_paths=tuple(profile.metrics),
+            rule_time_scale=profile.rule_scale(),
         )
         # An earlier stack's samples (its target's last `up == 0`, recorded while
         # it was stopped) would make TargetDown fire here for five minutes.
@@ -476,29 +601,92 @@ class LocalStack:
         with self._spawning("prometheus", server.url, "/-/ready"):
             seconds = server.start()
         self.endpoints.prometheus_url = server.url
+        self.state.profile = ProfileRecord(
+            name=profile.name,
+            source=str(profile.source or ""),
+            digest=profile_digest(profile),
+            job=profile.job_name,
+            rule_time_scale=str(profile.rule_scale()),
+            rule_files=[str(path) for path in server.loaded_rule_files],
+        )
+        self._save()
         return Started("prometheus", server, server.url, seconds)
 
     def _target(self, port: int) -> Started:
+        """The service under test: started from its command, or found at its url."""
+        profile = self.profile
         ep = self.endpoints
-        ep.target_dsn = ep.postgres_dsn.replace(
-            ep.postgres_dsn.split("@", 1)[1].split("/", 1)[0], ep.proxies["postgres"]
+        log_dir = self._dir(TARGET_COMPONENT)
+        ep.target_log = str(log_dir / "target.jsonl")
+        values = self._values(port, log_dir)
+        if profile.log_file is not None:
+            ep.target_log = str(self.profile.path(fill(profile.log_file, values)))
+            values["log_file"] = ep.target_log
+        first_pg = next((n for n, d in profile.dependencies.items() if d.kind == "postgres"), None)
+        if first_pg is not None:
+            ep.target_dsn = values.get(f"dep.{first_pg}.dsn", "")
+        if profile.url is not None:
+            url = profile.url.rstrip("/")
+            values["port"] = url.rsplit(":", 1)[-1] if url.count(":") == 2 else "80"
+            ep.target_env = self._filled(profile.env, values)
+            if not self.wait_for_target:
+                return self._external_target(url, wait=False)
+            started = self._external_target(url)
+            self._check_metrics(started.url)
+            return started
+        ep.target_env = self._filled(profile.env, values)
+        process = ServiceProcess(
+            TARGET_COMPONENT,
+            [fill(arg, values) for arg in profile.command or []],
+            log_dir,
+            port,
+            env=ep.target_env,
+            cwd=None if profile.cwd is None else profile.path(fill(profile.cwd, values)),
+            ready_path=profile.health.ready,
+            settings=self.settings.get(TARGET_COMPONENT, {}),
         )
-        ep.target_log = str(self._dir("target") / "target.jsonl")
-        env = {
-            "TARGET_DSN": ep.target_dsn,
-            "TARGET_DOWNSTREAM_URL": f"http://{ep.proxies['downstream']}",
-            "TARGET_OTLP_ENDPOINT": ep.otlp_endpoint,
-            "TARGET_SENTRY_DSN": ep.sentry_dsn,
-            "TARGET_CHAOS_TOKEN": ep.chaos_token,
-            "TARGET_LOG_FILE": ep.target_log,
-            "TARGET_ENVIRONMENT": "chaoslab",
-            **({"TARGET_CHAOS_SEED": str(self.seed)} if self.seed is not None else {}),
-        }
-        process = apps.target(self._dir("target"), env, port, self.target_env)
-        with self._spawning("target", process.url, process.ready_path):
-            seconds = process.start()
+        with self._spawning(TARGET_COMPONENT, process.url, profile.health.live_path):
+            try:
+                seconds = process.start()
+            except ComponentFailed as exc:
+                raise ProfileRejected(("command",), f"the target's command failed: {exc}") from exc
         ep.target_url = process.url
-        return Started("target", process, process.url, seconds)
+        self._check_metrics(process.url)
+        return Started(TARGET_COMPONENT, process, process.url, seconds)
+
+    def _check_metrics(self, url: str) -> None:
+        """Every metrics path answers Prometheus text before Prometheus scrapes it."""
+        for index, path in enumerate(self.profile.metrics):
+            try:
+                response = httpx.get(url + path, timeout=5.0)
+            except httpx.HTTPError as exc:
+                raise ProfileRejected(("metrics", index), f"GET {url}{path}: {exc}") from exc
+            if response.status_code != httpx.codes.OK:
+                raise ProfileRejected(
+                    ("metrics", index),
+                    f"metrics path {path} answered {response.status_code}, not 200 "
+                    f"(GET {url}{path})",
+                )
+
+    def _external_target(self, url: str, wait: bool = True) -> Started:
+        """A service the user runs: the lab only checks that it answers its health path."""
+        started = time.monotonic()
+        health = url + self.profile.health.ready
+        deadline = started + EXTERNAL_TARGET_WAIT_S
+        while wait and not http_ok(health):
+            if time.monotonic() > deadline:
+                raise ProfileRejected(
+                    ("url",),
+                    f"url {url} does not answer: GET {health} gave no 2xx within "
+                    f"{EXTERNAL_TARGET_WAIT_S:g} s (start your service first)",
+                )
+            time.sleep(0.25)
+        self.endpoints.target_url = url
+        with self._lock:
+            self.state.components[TARGET_COMPONENT] = ComponentState(
+                url=url, kind="external", health_path=self.profile.health.live_path
+            )
+        return Started(TARGET_COMPONENT, _Nothing(), url, time.monotonic() - started, "external")
 
 
 def down(state_dir: Path, quiet: bool = False) -> list[str]:

@@ -1,6 +1,6 @@
 """Open the stack a scenario run uses: the one ``chaoslab up`` left running, or a new one.
 
-    stack = open_stack(state_dir, fresh=False, target_env=..., classifier_env=...)
+    stack = open_stack(state_dir, fresh=False, profile=profile, settings=settings)
     try:
         run(stack)
     finally:
@@ -11,11 +11,12 @@ attached to (never stopped by the run); otherwise a :class:`LocalStack` is
 started for the run and stopped by ``close()``. A new stack goes into
 ``state_dir`` itself unless something recorded there is still running (an
 ``up`` stack, another run's stack, an ``up`` still starting), which is then
-left alone: the new stack goes into ``state_dir/fresh/<random>``. With
+left alone: the new stack goes into ``state_dir/fresh/<random>``; so does a
+stack for another target profile than the one ``up`` runs. With
 ``keep`` the new stack is detached (``owned`` False): ``close()`` leaves it up
-for ``chaoslab down``. A new stack starts with the scenario's target and
-classifier settings; on an attached one the caller applies them with
-``apply_target_settings``, which says which components it restarted.
+for ``chaoslab down``. A new stack starts with the scenario's settings; on an
+attached one the caller applies them with ``apply_settings``, which says
+which components it restarted.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from pathlib import Path
 
 from stack.attached import AttachedStack
 from stack.exceptions import StackStateError
-from stack.local import LocalStack, Progress
+from stack.local import LocalStack, Progress, profile_digest
 from stack.process import pid_alive, process_start_time
+from stack.profile import TargetProfile
 from stack.seam import Stack
 from stack.state import StackState, read_state
 
@@ -39,14 +41,14 @@ def open_stack(
     *,
     fresh: bool,
     keep: bool = False,
-    target_env: Mapping[str, str],
-    classifier_env: Mapping[str, str],
+    profile: TargetProfile,
+    settings: Mapping[str, Mapping[str, str]],
     progress: Progress | None = None,
     seed: int | None = None,
 ) -> Stack:
     """The stack to run on (see the module doc)."""
     if not fresh:
-        attached = AttachedStack.attach(state_dir)
+        attached = AttachedStack.attach(state_dir, profile_digest(profile))
         if attached is not None:
             return attached  # the caller applies the settings (and learns what restarted)
     directory = state_dir
@@ -54,8 +56,8 @@ def open_stack(
         directory = state_dir / FRESH_DIR / secrets.token_hex(4)
     stack = LocalStack(
         directory,
-        target_env=target_env,
-        classifier_env=classifier_env,
+        profile=profile,
+        settings=settings,
         progress=progress,
         detached=keep,
         seed=seed,

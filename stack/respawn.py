@@ -17,14 +17,18 @@ from pathlib import Path
 
 import httpx
 
-from stack.apps import http_ok
+from stack.apps import http_ok, port_open
 from stack.exceptions import StackError
 from stack.process import ManagedProcess, SpawnContext, spawn_context, stop_pid
+from stack.profile import TARGET_COMPONENT
 from stack.state import ComponentState, StackState
 
-APP_COMPONENTS = ("classifier", "target")
-"""Components whose settings a scenario may change, in restart order (dependency first)."""
-RESTART_TIMEOUT_S = 30.0
+LAB_COMPONENTS = frozenset(
+    {"postgres", "toxiproxy", "traces", "bugsink", "webhook", "alertmanager", "prometheus"}
+)
+"""What the lab itself runs; everything else in a stack came from its target profile."""
+
+RESTART_TIMEOUT_S = 60.0
 SCRAPE_WAIT_S = 10.0
 
 Save = Callable[[str, ComponentState], None]
@@ -32,31 +36,42 @@ Save = Callable[[str, ComponentState], None]
 Restart = Callable[[str, Mapping[str, str]], None]
 
 
+def restartable(state: StackState) -> list[str]:
+    """Components the stack started from the profile (target and dependencies), as recorded."""
+    return [
+        name
+        for name, record in state.components.items()
+        if name not in LAB_COMPONENTS and record.kind != "external"
+    ]
+
+
 def changed_settings(
-    state: StackState, target_env: Mapping[str, str], classifier_env: Mapping[str, str]
+    state: StackState, settings: Mapping[str, Mapping[str, str]]
 ) -> dict[str, dict[str, str]]:
-    """The app components whose recorded settings differ from the wanted ones."""
-    wanted = {"classifier": dict(classifier_env), "target": dict(target_env)}
-    changed: dict[str, dict[str, str]] = {}
-    for name in APP_COMPONENTS:
-        record = state.components.get(name)
-        if record is None:
+    """The components whose recorded settings differ from the wanted ones.
+
+    A component missing from ``settings`` wants none; one named there that the
+    stack does not run is an error (the stack runs another profile).
+    """
+    for name in settings:
+        if name not in state.components:
             raise StackError(f"{name} is not a component of this stack")
-        if record.settings != wanted[name]:
-            changed[name] = wanted[name]
-    return changed
+    changed: dict[str, dict[str, str]] = {}
+    for name in restartable(state):
+        wanted = dict(settings.get(name, {}))
+        if state.components[name].settings != wanted:
+            changed[name] = wanted
+    # Dependencies first: the target reads them at start-up.
+    return dict(sorted(changed.items(), key=lambda item: item[0] == TARGET_COMPONENT))
 
 
 def apply_settings(
-    state: StackState,
-    target_env: Mapping[str, str],
-    classifier_env: Mapping[str, str],
-    restart: Restart,
+    state: StackState, settings: Mapping[str, Mapping[str, str]], restart: Restart
 ) -> list[str]:
-    """Restart (with ``restart``) only the app components whose settings differ."""
-    changed = changed_settings(state, target_env, classifier_env)
-    for name, settings in changed.items():
-        restart(name, settings)
+    """Restart (with ``restart``) only the components whose settings differ."""
+    changed = changed_settings(state, settings)
+    for name, wanted in changed.items():
+        restart(name, wanted)
     return list(changed)
 
 
@@ -74,8 +89,9 @@ def respawn(
     has scraped it again. Raises :class:`StackError` if it cannot.
     """
     record = state.components.get(name)
-    if name not in APP_COMPONENTS or record is None:
-        raise StackError(f"{name} cannot be restarted (only {', '.join(APP_COMPONENTS)})")
+    if record is None or name not in restartable(state):
+        choices = ", ".join(restartable(state)) or "none"
+        raise StackError(f"{name} cannot be restarted (only what the profile starts: {choices})")
     if not record.argv or record.env is None or record.log is None:
         raise StackError(
             f"{name} was recorded without its command line (an older chaoslab started it); "
@@ -109,16 +125,18 @@ def respawn(
     restarted_at = time.time()
     with spawn_context(SpawnContext(marker=state.spawn_marker, on_spawn=spawned)):
         process.start()
-    health = record.url + (record.health_path or "/liveness")
+    health = record.url + (record.health_path or "")
     try:
-        process.wait_healthy(lambda: http_ok(health), timeout)
+        process.wait_healthy(
+            lambda: http_ok(health) if record.health_path else port_open(record.url), timeout
+        )
         state.components[name] = state.components[name].model_copy(update={"ready": True})
         save(name, state.components[name])
     except BaseException:
         process.stop()
         raise
-    if name == "target" and state.endpoints.prometheus_url:
-        wait_scraped(state.endpoints.prometheus_url, "target", restarted_at)
+    if name == TARGET_COMPONENT and state.endpoints.prometheus_url and state.profile is not None:
+        wait_scraped(state.endpoints.prometheus_url, state.profile.job, restarted_at)
     return process
 
 

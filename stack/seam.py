@@ -36,10 +36,8 @@ class Stack(Protocol):
         """True when this run started the stack and stops it on :meth:`close`."""
         ...
 
-    def apply_target_settings(
-        self, target_env: Mapping[str, str], classifier_env: Mapping[str, str]
-    ) -> list[str]:
-        """Make the target and classifier run with these settings.
+    def apply_settings(self, settings: Mapping[str, Mapping[str, str]]) -> list[str]:
+        """Make the services the profile starts run with these settings (component → env).
 
         Restarts only the components whose settings differ from what they run
         with now; returns the names of those restarted (empty when none was).
@@ -47,7 +45,7 @@ class Stack(Protocol):
         ...
 
     def restart(self, component: str) -> None:
-        """Start an app component (``target``, ``classifier``) again, same port and env."""
+        """Start a service the profile starts (``target``, a dependency) again, same port."""
         ...
 
     def close(self) -> None:

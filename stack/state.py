@@ -61,7 +61,6 @@ class Endpoints(BaseModel):
     target_dsn: str = ""
     toxiproxy_url: str = ""
     proxies: dict[str, str] = Field(default_factory=dict)
-    classifier_url: str = ""
     target_url: str = ""
     target_log: str = ""
     chaos_token: str = ""
@@ -75,6 +74,29 @@ class Endpoints(BaseModel):
     sentry_project_id: int = 0
     traces_url: str = ""
     otlp_endpoint: str = ""
+    database_dsns: dict[str, str] = Field(
+        default_factory=dict,
+        description="direct (unproxied) DSN of each PostgreSQL dependency the lab can open "
+        "sessions on (db_lock, db_connection_hog), by dependency name",
+    )
+    target_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="the environment the lab hands the target (its profile's env, filled in)",
+    )
+    dependency_urls: dict[str, str] = Field(
+        default_factory=dict, description="direct URL of each dependency the lab started"
+    )
+
+
+class ProfileRecord(BaseModel):
+    """Which target profile a stack runs, so a run can tell whether it may attach."""
+
+    name: str
+    source: str
+    digest: str = Field(description="sha256 of the profile file when the stack started")
+    job: str
+    rule_time_scale: str = "1"
+    rule_files: list[str] = Field(default_factory=list, description="as loaded (scaled copies)")
 
 
 class StackState(BaseModel):
@@ -89,6 +111,7 @@ class StackState(BaseModel):
     owner_start_time: int | None = None
     complete: bool = False
     components: dict[str, ComponentState] = Field(default_factory=dict)
+    profile: ProfileRecord | None = None
     endpoints: Endpoints = Field(default_factory=Endpoints)
     scratch_dirs: list[str] = Field(
         default_factory=list, description="directories outside state_dir to delete on down"

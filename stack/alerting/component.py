@@ -24,6 +24,9 @@ from stack.ports import LOOPBACK, free_port
 from stack.process import ManagedProcess, run
 
 CHECK_TIMEOUT_S = 60.0
+# prometheus and promtool come in one Debian package. Here rather than in
+# prometheus.py, which imports timescale.py, which needs it for promtool.
+PROMETHEUS_INSTALL_HINT = "Install it with: apt-get install prometheus — or run `make run`."
 
 
 def require_binary(name: str, hint: str) -> str:

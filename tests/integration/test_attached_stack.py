@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from scenarios.model import ClassifierSettings, TargetSettings
 from stack.attached import AttachedStack
-from stack.local import COMPONENTS
+from stack.local import COMPONENTS, default_settings
 from stack.process import pid_alive, process_start_time, stop_pid
+from stack.profile import default_profile
 from stack.state import StackState, read_state
 
 pytestmark = pytest.mark.integration
@@ -77,7 +77,7 @@ def test_attach_applies_only_changed_settings_and_never_stops_the_stack(tmp_path
         stack = AttachedStack.attach(state_dir)
         assert stack is not None
         assert stack.owned is False
-        assert set(stack.state.components) == set(COMPONENTS)
+        assert set(stack.state.components) == {*COMPONENTS, "classifier"}
         # A fresh stack raises no alarm: nothing pending or firing once `up` returned.
         assert active_alerts(stack.endpoints.prometheus_url) == [], f"up took {up_s:.1f} s"
 
@@ -85,12 +85,13 @@ def test_attach_applies_only_changed_settings_and_never_stops_the_stack(tmp_path
         seen |= set(before.values())
         # `up` starts the apps with the default settings, so a scenario keeping them
         # restarts nothing; one changing only the pool restarts only the target.
-        defaults = TargetSettings().env()
-        classifier = ClassifierSettings().env()
+        settings = default_settings(default_profile())
+        defaults = settings["target"]
         assert on_disk(state_dir).components["target"].settings == defaults
-        assert stack.apply_target_settings(defaults, classifier) == []
+        assert on_disk(state_dir).components["classifier"].settings == settings["classifier"]
+        assert stack.apply_settings(settings) == []
         wanted = {**defaults, "TARGET_POOL_MAX": "7"}
-        assert stack.apply_target_settings(wanted, classifier) == ["target"]
+        assert stack.apply_settings({**settings, "target": wanted}) == ["target"]
         after = pids(on_disk(state_dir))
         seen |= set(after.values())
         assert after["target"] != before["target"]
@@ -107,7 +108,7 @@ def test_attach_applies_only_changed_settings_and_never_stops_the_stack(tmp_path
             time.sleep(0.5)
         assert active_alerts(stack.endpoints.prometheus_url) == []
 
-        assert stack.apply_target_settings(wanted, classifier) == []
+        assert stack.apply_settings({**settings, "target": wanted}) == []
         assert pids(on_disk(state_dir)) == after
 
         stack.close()

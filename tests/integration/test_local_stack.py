@@ -60,7 +60,7 @@ def test_every_component_is_up_and_recorded(lab: LocalStack) -> None:
     state = read_state(lab.state_dir)
     assert state is not None
     assert state.complete
-    assert set(state.components) == set(COMPONENTS)
+    assert set(state.components) == {*COMPONENTS, "classifier"}
     for name, record in state.components.items():
         assert record.pid is not None, name
         assert pid_alive(record.pid), name
@@ -211,7 +211,7 @@ def test_cli_up_status_down_leaves_nothing_behind(tmp_path: Path) -> None:
     report = json.loads(status.stdout)
     assert report["stack"] == "local"
     assert report["state_dir"] == str(state_dir.resolve())
-    assert set(report["components"]) == set(COMPONENTS)
+    assert set(report["components"]) == {*COMPONENTS, "classifier"}
     assert all(c["healthy"] is True for c in report["components"].values()), report
     assert all(set(c) == {"url", "pid", "healthy"} for c in report["components"].values())
 

@@ -2,7 +2,9 @@
 
 PostgreSQL, the classifier and the target service run for real; Prometheus
 scrapes the target as job ``target`` every second and evaluates
-``compose/prometheus/alerts.yml``; Alertmanager routes to the lab's webhook.
+``compose/prometheus/alerts.yml`` at the lab's rule time scale (production
+windows times 1/30, so ``TargetDown``'s ``for: 5m`` runs as 10 s); Alertmanager
+routes to the lab's webhook.
 Stopping the target must make ``TargetDown`` fire, reach Alertmanager and be
 recorded by the webhook, and nothing about TargetDown may exist before.
 
@@ -25,6 +27,7 @@ import yaml
 from stack import apps
 from stack.alerting import (
     ALERT_RULES,
+    BUNDLED_RULE_SCALE,
     AlertmanagerServer,
     AlertWebhook,
     Notification,
@@ -63,6 +66,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
             {"target": f"127.0.0.1:{target.port}", "classifier": f"127.0.0.1:{classifier.port}"},
             [ALERT_RULES],
             alertmanager=alertmanager.address,
+            rule_time_scale=BUNDLED_RULE_SCALE,
         ) as prometheus,
     ):
         yield Pipeline(target, prometheus, alertmanager, webhook)
@@ -151,6 +155,19 @@ def test_the_seven_lab_alerts_are_loaded(pipeline: Pipeline) -> None:
     }
     assert len(expected) == 7
     assert loaded == expected
+
+
+def test_the_rules_are_loaded_at_the_lab_time_scale(pipeline: Pipeline) -> None:
+    """Prometheus runs the scaled copy: TargetDown's `for: 5m` as 10 s, [15m] as [30s]."""
+    [copy] = pipeline.prometheus.loaded_rule_files
+    assert copy.parent == pipeline.prometheus.rules_dir
+    response = httpx.get(pipeline.prometheus.url + "/api/v1/rules", timeout=5)
+    groups = response.json()["data"]["groups"]
+    assert [group["file"] for group in groups] == [str(copy)]
+    rules = {rule["name"]: rule for group in groups for rule in group["rules"]}
+    assert rules["TargetDown"]["duration"] == 10
+    assert "[30s]" in rules["HighErrorRate"]["query"]
+    assert "[15m]" not in rules["HighErrorRate"]["query"]
 
 
 def test_target_down_fires_and_is_notified_only_after_the_target_stops(

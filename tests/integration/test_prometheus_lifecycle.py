@@ -7,13 +7,14 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import httpx
 import pytest
 
 from stack.alerting import PrometheusServer
-from stack.exceptions import ComponentFailed
+from stack.exceptions import ComponentFailed, RuleScaleError
 from stack.ports import is_listening
 from stack.process import pid_alive
 
@@ -75,6 +76,53 @@ def test_reload_picks_up_rule_changes_and_refuses_broken_ones(tmp_path: Path) ->
         assert info.value.component == "prometheus"
         assert loaded_alerts(prometheus) == {"First", "Second"}
         assert prometheus.healthy()
+
+
+def alert_durations(prometheus: PrometheusServer) -> dict[str, float]:
+    """``for:`` of each loaded alerting rule, in seconds, as Prometheus reports it."""
+    response = httpx.get(prometheus.url + "/api/v1/rules", timeout=5)
+    response.raise_for_status()
+    return {
+        rule["name"]: rule["duration"]
+        for group in response.json()["data"]["groups"]
+        for rule in group["rules"]
+    }
+
+
+def test_reload_rescales_edited_rules(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text(
+        "groups:\n  - name: lab\n    rules:\n"
+        "      - alert: Slow\n        expr: rate(up[5m]) < 0\n        for: 5m\n"
+    )
+    scale = Fraction(1, 30)
+    with PrometheusServer(tmp_path / "prom", {}, [rules], rule_time_scale=scale) as prometheus:
+        assert prometheus.rule_time_scale == scale
+        [copy] = prometheus.loaded_rule_files
+        assert copy.parent == prometheus.rules_dir
+        assert alert_durations(prometheus) == {"Slow": 10}
+
+        rules.write_text(rules.read_text().replace("for: 5m", "for: 10m"))
+        prometheus.reload()
+        deadline = time.monotonic() + 15
+        while alert_durations(prometheus) != {"Slow": 20} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert alert_durations(prometheus) == {"Slow": 20}
+
+        rules.write_text(rules.read_text().replace("[5m]", "[30s]"))  # 1 s in the lab
+        with pytest.raises(RuleScaleError, match="two scrape intervals"):
+            prometheus.reload()
+        assert alert_durations(prometheus) == {"Slow": 20}
+        assert "rate(up[10s])" in copy.read_text()  # what the server runs, untouched
+        assert prometheus.healthy()
+
+
+def test_a_scale_too_small_for_the_windows_starts_nothing(tmp_path: Path) -> None:
+    rules = rules_file(tmp_path / "rules.yml", "Fast", expr="rate(up[30s]) < 0")
+    server = PrometheusServer(tmp_path / "prom", {}, [rules], rule_time_scale=Fraction(1, 30))
+    with pytest.raises(RuleScaleError, match=r"window up\[1s\] would be 1s .*two scrape intervals"):
+        server.start()
+    assert server.process is None
 
 
 def test_busy_port_fails_naming_prometheus_with_its_log(tmp_path: Path, busy_port: int) -> None:

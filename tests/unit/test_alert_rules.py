@@ -5,21 +5,34 @@ validates the file and ``test rules`` runs the unit tests in
 ``compose/prometheus/tests/alerts_test.yml``. The Python checks keep the file honest
 about its contract: the seven alerts the scenarios rely on exist, each carries a
 severity, a summary, a description and a runbook that exists in the repository, each
-is covered by a firing and a non-firing promtool case, and none drifts to
-production-speed windows that would miss a scenario's detection budget.
+is covered by a firing and a non-firing promtool case, and every quiet case fails
+under the mutation it guards against (a quiet case that cannot fail proves nothing).
+
+The file is written in production windows and the lab loads it at
+``BUNDLED_RULE_SCALE`` (1/30): scaled, every rule must have exactly the lab-time
+windows and ``for:`` listed in :data:`LAB_TIME`, the ones the scenarios' detection
+budgets were measured with.
 """
 
 from __future__ import annotations
 
+import copy
+import os
 import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
+import promql_parser as pp
 import pytest
 import yaml
+
+from stack.alerting import ALERT_RULES, BUNDLED_RULE_SCALE, scale_expr, scale_rules
+from stack.alerting.timescale import durations
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO_ROOT / "compose" / "prometheus"
@@ -43,13 +56,27 @@ REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url")
 # Lab speed: scrape and evaluation every 1 s, detection well under a minute.
 MAX_RANGE_SECONDS = 30
 MAX_FOR_SECONDS = 15
+LAB_SCRAPE_INTERVAL_S = 1
+
+# What the lab runs, per alert, once the production file is scaled by 1/30:
+# every duration of the expr in tree order (ranges, subquery range/step,
+# offsets) and `for:`. These are the windows the file had when it was written
+# in lab time; the scenarios' detection budgets were measured with them.
+LAB_TIME: Mapping[str, tuple[tuple[str, ...], str]] = {
+    "DatabasePoolSaturated": (("10s",), "5s"),
+    "DatabasePoolWaiters": ((), "10s"),
+    "HighLatencyP99": (("30s", "30s"), "10s"),
+    "HighErrorRate": (("30s", "30s", "30s"), "10s"),
+    "ExceptionStorm": (("30s",), "5s"),
+    "DownstreamSlow": (("30s", "30s", "30s"), "10s"),
+    "TargetDown": ((), "10s"),
+}
 
 PROMTOOL_TIMEOUT_S = 60
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 _JOB_SELECTOR = re.compile(r'\bjob\s*=~?\s*"[^"]+"')
-_RANGE_SELECTOR = re.compile(r"\[([0-9a-z]+)(?::[0-9a-z]*)?\]")
 
 
 @dataclass(frozen=True)
@@ -228,18 +255,79 @@ def test_every_runbook_url_exists_in_repo(alert_rules: tuple[AlertRule, ...]) ->
     assert not problems, "\n".join(problems)
 
 
-def test_every_alert_is_lab_speed(alert_rules: tuple[AlertRule, ...]) -> None:
+def _durations(expr: str) -> tuple[str, ...]:
+    """Every range, subquery range and step, and offset in ``expr``, in tree order."""
+    return tuple(pp.display_duration(d) for d in durations(expr))
+
+
+def _rules_of(text: str) -> dict[str, Mapping[str, object]]:
+    document = yaml.safe_load(text)
+    return {
+        str(rule["alert"]): rule
+        for group in document["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+
+
+@pytest.fixture(scope="module")
+def lab_copy() -> str:
+    """The rule file as the lab loads it (what PrometheusServer writes, minus the header)."""
+    return scale_rules(
+        ALERTS_FILE.read_text(), BUNDLED_RULE_SCALE, min_window_s=2 * LAB_SCRAPE_INTERVAL_S
+    )
+
+
+def test_the_bundled_rules_are_the_file_the_stack_loads() -> None:
+    assert ALERT_RULES == ALERTS_FILE
+    assert Fraction(1, 30) == BUNDLED_RULE_SCALE
+
+
+def test_scaled_to_lab_time_every_window_is_what_the_lab_always_ran(lab_copy: str) -> None:
+    """Production windows times 1/30 give back exactly the lab-time windows of LAB_TIME."""
+    production, lab = _rules_of(ALERTS_FILE.read_text()), _rules_of(lab_copy)
+    assert set(production) == set(lab) == set(LAB_TIME)
     problems: list[str] = []
-    for rule in alert_rules:
-        if not _JOB_SELECTOR.search(rule.expr):
-            problems.append(f"{rule.name}: expr selects no job (target and classifier share names)")
-        if rule.for_ is None:
-            problems.append(f"{rule.name}: no `for:`; a single bad scrape would page")
-        elif _seconds(rule.for_) > MAX_FOR_SECONDS:
-            problems.append(f"{rule.name}: for: {rule.for_} exceeds {MAX_FOR_SECONDS}s")
-        for window in _RANGE_SELECTOR.findall(rule.expr):
-            if _seconds(window) > MAX_RANGE_SECONDS:
-                problems.append(f"{rule.name}: range [{window}] exceeds {MAX_RANGE_SECONDS}s")
+    for name, (windows, for_) in LAB_TIME.items():
+        scaled = lab[name]
+        got = (_durations(str(scaled["expr"])), str(scaled.get("for")))
+        if got != (windows, for_):
+            problems.append(f"{name}: lab time {got}, want {(windows, for_)}")
+        # Only durations changed: scaled back up, the expr is the production one.
+        back = scale_expr(str(scaled["expr"]), 1 / BUNDLED_RULE_SCALE)
+        if back != scale_expr(str(production[name]["expr"]), Fraction(1)):
+            problems.append(f"{name}: scaled expr differs in more than its durations: {back}")
+        if "keep_firing_for" in scaled:
+            problems.append(f"{name}: keep_firing_for is not in LAB_TIME")
+        rest = {k: v for k, v in production[name].items() if k not in ("expr", "for")}
+        if rest != {k: v for k, v in scaled.items() if k not in ("expr", "for")}:
+            problems.append(f"{name}: labels or annotations changed by scaling")
+    groups = yaml.safe_load(lab_copy)["groups"]
+    problems.extend(f"group {g['name']}: sets interval:" for g in groups if "interval" in g)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_alert_is_lab_speed_once_scaled(lab_copy: str) -> None:
+    problems: list[str] = []
+    for name, rule in _rules_of(lab_copy).items():
+        if rule.get("for") is None:
+            problems.append(f"{name}: no `for:`; a single bad scrape would page")
+        elif _seconds(str(rule["for"])) > MAX_FOR_SECONDS:
+            problems.append(f"{name}: for: {rule['for']} exceeds {MAX_FOR_SECONDS}s in the lab")
+        problems.extend(
+            f"{name}: window [{window}] exceeds {MAX_RANGE_SECONDS}s in the lab"
+            for window in _durations(str(rule["expr"]))
+            if _seconds(window) > MAX_RANGE_SECONDS
+        )
+    assert not problems, "\n".join(problems)
+
+
+def test_every_alert_selects_its_job(alert_rules: tuple[AlertRule, ...]) -> None:
+    problems = [
+        f"{rule.name}: expr selects no job (target and classifier share names)"
+        for rule in alert_rules
+        if not _JOB_SELECTOR.search(rule.expr)
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -259,6 +347,201 @@ def test_every_alert_has_firing_and_quiet_promtool_cases(
         for case in alert_cases
         if case.alertname not in known
     )
+    assert not problems, "\n".join(problems)
+
+
+# -- every quiet case can fail ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """A change to one alert that a quiet case exists to catch: promtool must then fail it.
+
+    ``replace`` pairs are substituted (every occurrence) in the alert's expr;
+    ``for_`` and ``keep_firing_for`` overwrite the rule's (production time).
+    """
+
+    guards: str
+    replace: tuple[tuple[str, str], ...] = ()
+    for_: str | None = None
+    keep_firing_for: str | None = None
+
+
+# A firing case fails whenever the alert does not fire as expected. A quiet
+# case passes just as well when its series never match the rule or its
+# eval_time misses the moment that matters; so each one names the guard it
+# tests, and removing that guard must make promtool fail it.
+PENDING = Mutation("`for:` (the alert is still pending)", for_="0s")
+API_ONLY = Mutation("the /api/ route filter", (('route=~"/api/.*"', 'route=~".*"'),))
+QUIET_CASE_MUTATIONS: Mapping[tuple[str, str], tuple[Mutation, ...]] = {
+    ("TargetDown fires after 5 minutes of failed scrapes", "2m30s"): (
+        Mutation("up == 0 (the target is still up)", (("== 0", "== 1"),), for_="0s"),
+    ),
+    ("TargetDown fires after 5 minutes of failed scrapes", "9m"): (PENDING,),
+    ("TargetDown ignores a scrape blip shorter than for", "7m"): (PENDING,),
+    ("TargetDown ignores a scrape blip shorter than for", "15m"): (
+        Mutation("`for:` outlasting the blip", for_="0s", keep_firing_for="10m"),
+    ),
+    ("DatabasePoolSaturated fires when 10 of 10 connections stay checked out", "30m"): (
+        Mutation("the 90% threshold (2 of 10 in use)", ((">= 0.9", ">= 0.1"),), for_="0s"),
+    ),
+    ("DatabasePoolSaturated fires when 10 of 10 connections stay checked out", "36m"): (PENDING,),
+    ("DatabasePoolSaturated stays quiet at 80% and with an uninitialised pool", "50m"): (
+        Mutation("the 90% threshold", ((">= 0.9", ">= 0.8"),)),
+        Mutation(
+            "the `> 0` guard on a zero maximum",
+            (('db_pool_max{job="target"} > 0', 'db_pool_max{job="target"}'),),
+        ),
+    ),
+    ("DatabasePoolSaturated ignores a 90 s burst to 100%", "32m30s"): (
+        Mutation("the 5m average", (("avg_over_time", "max_over_time"),), for_="0s"),
+    ),
+    ("DatabasePoolSaturated ignores a 90 s burst to 100%", "40m"): (
+        Mutation(
+            "the 5m average",
+            (("avg_over_time", "max_over_time"),),
+            for_="0s",
+            keep_firing_for="10m",
+        ),
+    ),
+    ("DatabasePoolWaiters fires when callers queue for 5 minutes", "30m"): (
+        Mutation("`> 0` (nobody waiting yet)", (("> 0", ">= 0"),), for_="0s"),
+    ),
+    ("DatabasePoolWaiters fires when callers queue for 5 minutes", "34m"): (PENDING,),
+    ("DatabasePoolWaiters ignores a 150 s queue that drains", "17m"): (PENDING,),
+    ("DatabasePoolWaiters ignores a 150 s queue that drains", "30m"): (
+        Mutation("`for:` outlasting the queue", for_="0s", keep_firing_for="15m"),
+    ),
+    ("HighLatencyP99 fires for the slow route only", "30m"): (
+        Mutation("the 1 s threshold (every route fast)", (("> 1", "> 0.01"),), for_="0s"),
+    ),
+    ("HighLatencyP99 fires for the slow route only", "34m"): (PENDING,),
+    ("HighLatencyP99 stays quiet just under 1 s and for a lone slow request", "50m"): (
+        Mutation("the 1 s threshold", (("> 1", "> 0.9"),)),
+        Mutation("the 0.2 req/s traffic floor", (("> 0.2", "> 0"),)),
+    ),
+    ("HighLatencyP99 ignores a slow readiness probe", "50m"): (API_ONLY,),
+    ("HighErrorRate fires when 2 of 12 req/s are 503", "30m"): (
+        Mutation("the 5% threshold (no errors yet)", (("> 0.05", ">= 0"),), for_="0s"),
+    ),
+    ("HighErrorRate fires when 2 of 12 req/s are 503", "38m"): (PENDING,),
+    ("HighErrorRate stays quiet at 2.5% errors", "50m"): (
+        Mutation("the 5% threshold", (("> 0.05", "> 0.02"),)),
+    ),
+    ("HighErrorRate ignores health probes answering 503", "50m"): (API_ONLY,),
+    ("HighErrorRate stays quiet under the traffic floor and with no traffic", "50m"): (
+        Mutation("the 0.5 req/s traffic floor", (("> 0.5", "> 0"),)),
+    ),
+    ("ExceptionStorm fires on 5 TimeoutError per second", "15m"): (
+        Mutation("the 0.5/s threshold (a 0.1/s trickle)", (("> 0.5", "> 0.05"),), for_="0s"),
+    ),
+    ("ExceptionStorm fires on 5 TimeoutError per second", "18m"): (PENDING,),
+    ("ExceptionStorm stays quiet at 0.4 exceptions per second", "50m"): (
+        Mutation("the 0.5/s threshold", (("> 0.5", "> 0.3"),)),
+    ),
+    ("DownstreamSlow fires on p95 latency", "30m"): (
+        Mutation("the 0.5 s threshold (calls still fast)", (("> 0.5", "> 0.1"),), for_="0s"),
+    ),
+    ("DownstreamSlow fires on p95 latency", "34m"): (PENDING,),
+    ("DownstreamSlow stays quiet with p95 under 0.5 s and 0.5% timeouts", "50m"): (
+        Mutation("the 0.5 s p95 threshold", (("> 0.5", "> 0.45"),)),
+        Mutation("the 1% timeout threshold", (("> 0.01", "> 0.001"),)),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class QuietCase:
+    """One quiet ``alert_rule_test`` entry and the test that holds it."""
+
+    test: Mapping[str, object]
+    case: Mapping[str, object]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return str(self.test["name"]), str(self.case["eval_time"])
+
+
+def _quiet_cases() -> dict[tuple[str, str], QuietCase]:
+    document = _load_yaml(ALERTS_TEST_FILE)
+    found: dict[tuple[str, str], QuietCase] = {}
+    for test_obj in _as_list(document.get("tests"), "tests"):
+        test = _as_mapping(test_obj, "test")
+        for case_obj in _as_list(test.get("alert_rule_test", []), "alert_rule_test"):
+            case = _as_mapping(case_obj, "case")
+            if not case.get("exp_alerts"):
+                quiet = QuietCase(test, case)
+                assert quiet.key not in found, f"two quiet cases at {quiet.key}"
+                found[quiet.key] = quiet
+    return found
+
+
+def _mutated_rules(alertname: str, mutation: Mutation) -> str:
+    document = yaml.safe_load(ALERTS_FILE.read_text())
+    [rule] = [r for g in document["groups"] for r in g["rules"] if r.get("alert") == alertname]
+    for old, new in mutation.replace:
+        assert old in rule["expr"], f"{alertname}: {old!r} is not in its expr"
+        rule["expr"] = rule["expr"].replace(old, new)
+    if mutation.for_ is not None:
+        rule["for"] = mutation.for_
+    if mutation.keep_firing_for is not None:
+        rule["keep_firing_for"] = mutation.keep_firing_for
+    return yaml.safe_dump(document, sort_keys=False, width=1 << 20)
+
+
+def _single_case_file(quiet: QuietCase, rules: Path) -> str:
+    """A promtool test file holding only ``quiet`` (with its series), against ``rules``."""
+    document = dict(_load_yaml(ALERTS_TEST_FILE))
+    test = {k: copy.deepcopy(v) for k, v in quiet.test.items() if k != "promql_expr_test"}
+    test["alert_rule_test"] = [dict(quiet.case)]
+    document.update(rule_files=[str(rules)], tests=[test])
+    return yaml.safe_dump(document, sort_keys=False, width=1 << 20)
+
+
+def test_every_quiet_case_names_the_guard_it_tests() -> None:
+    quiet = set(_quiet_cases())
+    missing = sorted(quiet - set(QUIET_CASE_MUTATIONS))
+    unknown = sorted(set(QUIET_CASE_MUTATIONS) - quiet)
+    assert not missing, f"quiet cases without a mutation in QUIET_CASE_MUTATIONS: {missing}"
+    assert not unknown, f"QUIET_CASE_MUTATIONS entries with no such quiet case: {unknown}"
+
+
+def test_every_quiet_case_fails_without_its_guard(tmp_path: Path) -> None:
+    """Alone it passes; with its guard mutated away, promtool fails it."""
+    promtool = _promtool()
+    quiet_cases = _quiet_cases()
+    runs: list[tuple[str, Path, bool]] = []  # (what, test file, should pass)
+    for index, (key, mutations) in enumerate(sorted(QUIET_CASE_MUTATIONS.items())):
+        quiet = quiet_cases[key]
+        alertname = str(quiet.case["alertname"])
+        control = tmp_path / f"{index}-control.yml"
+        control.write_text(_single_case_file(quiet, ALERTS_FILE))
+        runs.append((f"{key} alone", control, True))
+        for number, mutation in enumerate(mutations):
+            rules = tmp_path / f"{index}-{number}-rules.yml"
+            rules.write_text(_mutated_rules(alertname, mutation))
+            mutated = tmp_path / f"{index}-{number}-test.yml"
+            mutated.write_text(_single_case_file(quiet, rules))
+            runs.append((f"{key} without {mutation.guards}", mutated, False))
+
+    def passes(path: Path) -> bool:
+        result = subprocess.run(
+            [promtool, "test", "rules", str(path)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=PROMTOOL_TIMEOUT_S,
+            check=False,
+        )
+        return result.returncode == 0
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        outcomes = list(pool.map(passes, [path for _, path, _ in runs]))
+    problems = [
+        f"{what}: promtool {'failed' if should_pass else 'still passes'} ({path.name})"
+        for (what, path, should_pass), passed in zip(runs, outcomes, strict=True)
+        if passed != should_pass
+    ]
     assert not problems, "\n".join(problems)
 
 

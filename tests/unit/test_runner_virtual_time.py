@@ -59,9 +59,7 @@ class FakeStack:
     def endpoints(self) -> Endpoints:
         return self.state.endpoints
 
-    def apply_target_settings(
-        self, target_env: Mapping[str, str], classifier_env: Mapping[str, str]
-    ) -> list[str]:
+    def apply_settings(self, settings: Mapping[str, Mapping[str, str]]) -> list[str]:
         return []
 
     def restart(self, component: str) -> None:

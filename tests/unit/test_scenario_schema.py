@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from scenarios.schema import SCHEMA_PATH, scenario_schema
+from scenarios.schema import PROFILE_SCHEMA_PATH, SCHEMA_PATH, profile_schema, scenario_schema
 
 
 def test_committed_schema_is_current() -> None:
@@ -22,3 +22,13 @@ def test_schema_describes_every_fault_and_expectation_kind() -> None:
     for kind in ("metric", "alert", "trace", "sentry", "log", "health"):
         assert f'"const": "{kind}"' in text, kind
     assert set(schema["required"]) >= {"name", "title", "load", "expectations"}
+
+
+def test_committed_profile_schema_is_current() -> None:
+    assert PROFILE_SCHEMA_PATH.read_text() == profile_schema(), (
+        "stack/profile.schema.json is stale: run `chaoslab schema --profile > "
+        "stack/profile.schema.json`"
+    )
+    schema = json.loads(PROFILE_SCHEMA_PATH.read_text())
+    assert set(schema["required"]) >= {"name", "service", "load"}
+    assert {"url", "command", "dependencies", "rules", "settings"} <= set(schema["properties"])

@@ -81,10 +81,13 @@ def test_pause_stops_the_classifier_until_rolled_back(
     injector.apply(ProcessFault(id="freeze", at=0, duration=5, action="pause"))
     assert process_state(pid) == "T"
     with pytest.raises(httpx.TimeoutException):
-        httpx.get(lab.endpoints.classifier_url + "/liveness", timeout=1.0)
+        httpx.get(lab.state.components["classifier"].url + "/liveness", timeout=1.0)
     assert ledger.undo("freeze") == []
     assert process_state(pid) in {"S", "R"}
-    assert httpx.get(lab.endpoints.classifier_url + "/liveness", timeout=5).status_code == 200
+    assert (
+        httpx.get(lab.state.components["classifier"].url + "/liveness", timeout=5).status_code
+        == 200
+    )
 
 
 def test_kill_restarts_the_classifier_on_rollback(
@@ -100,7 +103,10 @@ def test_kill_restarts_the_classifier_on_rollback(
     assert new_pid is not None
     assert new_pid != old_pid
     assert pid_alive(new_pid)
-    assert httpx.get(lab.endpoints.classifier_url + "/liveness", timeout=5).status_code == 200
+    assert (
+        httpx.get(lab.state.components["classifier"].url + "/liveness", timeout=5).status_code
+        == 200
+    )
     # The target reaches the restarted classifier through the same proxy.
     created = httpx.post(
         lab.endpoints.target_url + "/api/documents",
