@@ -1,4 +1,4 @@
-"""The trace store's ASGI app: OTLP receiver + Jaeger query API + health."""
+"""The trace store's ASGI app: OTLP receiver + Jaeger query API + trace pages + health."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from stack.tracestore import api, receiver
+from stack.tracestore import api, receiver, ui
 from stack.tracestore.dependencies import StoreDep
 from stack.tracestore.exceptions import InvalidQuery
 from stack.tracestore.storage import Retention, SpanStore
@@ -47,6 +47,7 @@ def create_app(db_path: Path | str, retention: Retention | None = None) -> FastA
     app.add_exception_handler(InvalidQuery, _invalid_query)
     app.include_router(receiver.router)
     app.include_router(api.router)
+    app.include_router(ui.router)
 
     @app.get("/healthz")
     def healthz(store: StoreDep) -> JSONResponse:

@@ -1,7 +1,8 @@
 """Open a page in Debian's headless ``chromium`` and report what happened.
 
-:func:`screenshot` runs chromium twice on a ``file://`` page, both times with
-``--enable-logging=stderr --v=0`` and network logging on:
+:func:`open_page` runs chromium twice on a page URL (:func:`screenshot` on a
+``file://`` page), both times with ``--enable-logging=stderr --v=0`` and
+network logging on:
 
 1. ``--screenshot``: the PNG (its size and dimensions are returned);
 2. ``--dump-dom``: the DOM after load, so the caller can check what rendered
@@ -9,11 +10,13 @@
 
 Console messages logged by the page (``CONSOLE`` lines of chromium's log,
 including Content-Security-Policy refusals) are returned as
-``console_errors`` — the report runs no script, so any is a bug — and every
+``console_errors`` — the pages run no script, so any is a bug — and every
 URL the page requested that is not ``file:``/``data:``/``about:`` (from the
 ``--log-net-log`` capture, page traffic only: see :data:`PAGE_TRAFFIC`) as
-``network_requests``. chromium's own noise on stderr (D-Bus, GPU) and its
-background requests are ignored.
+``network_requests``, except, for a page served over http(s) from a loopback
+address (``http://127.0.0.1:PORT/...``), the requests to that same origin:
+those are ``origin_requests``. chromium's own noise on stderr (D-Bus, GPU) and
+its background requests are ignored.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 CHROMIUM = "chromium"
 WINDOW = "1400,4000"
 TIMEOUT_S = 90.0
 LOCAL_SCHEMES = ("file:", "data:", "about:", "chrome:", "chrome-error:")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _CONSOLE = re.compile(r"CONSOLE[:(]\d+\)?\]\s*(?P<message>.*)")
 _CONSOLE_LINE = re.compile(r":CONSOLE[:(]\d+")
 #: chromium's network-traffic annotations of what a *page* loads: blink's resource
@@ -55,6 +60,7 @@ class BrowserResult:
     dom: str
     console_errors: list[str] = field(default_factory=list)
     network_requests: list[str] = field(default_factory=list)
+    origin_requests: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -99,6 +105,17 @@ def _console(stderr: str) -> list[str]:
     return found
 
 
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of an http(s) URL, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or parts.hostname is None:
+        return None
+    try:
+        return parts.scheme, parts.hostname, parts.port
+    except ValueError:  # a port that is not a number in 0-65535
+        return None
+
+
 def _requests(net_log: Path) -> list[str]:
     """Every non-local URL the page loaded, from chromium's net log (possibly unterminated)."""
     try:
@@ -113,16 +130,24 @@ def _requests(net_log: Path) -> list[str]:
     return sorted(u for u in urls if not u.startswith(LOCAL_SCHEMES))
 
 
+def _split_by_origin(page_url: str, requests: list[str]) -> tuple[list[str], list[str]]:
+    """(requests elsewhere, requests to the page's own origin when it is a loopback one)."""
+    origin = _origin(page_url)
+    if origin is None or origin[1] not in LOOPBACK_HOSTS:
+        return sorted(set(requests)), []
+    own = {u for u in requests if _origin(u) == origin}
+    return sorted(set(requests) - own), sorted(own)
+
+
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
 
 
-def screenshot(html: Path, png: Path) -> BrowserResult:
-    """Screenshot ``html`` into ``png`` headless; see the module docstring."""
+def open_page(url: str, png: Path) -> BrowserResult:
+    """Screenshot the page at ``url`` into ``png`` headless; see the module docstring."""
     binary = shutil.which(CHROMIUM)
     if binary is None:
         raise BrowserUnavailable("chromium is not on PATH (apt-get install -y chromium)")
-    url = html.resolve().as_uri()
     png = png.resolve()
     png.parent.mkdir(parents=True, exist_ok=True)
     png.unlink(missing_ok=True)
@@ -143,6 +168,7 @@ def screenshot(html: Path, png: Path) -> BrowserResult:
         console += _console(dumped.stderr)
         requests += _requests(dom_log)
     width, height = png_size(png)
+    elsewhere, own = _split_by_origin(url, requests)
     return BrowserResult(
         png=png,
         png_bytes=png.stat().st_size,
@@ -150,14 +176,21 @@ def screenshot(html: Path, png: Path) -> BrowserResult:
         height=height,
         dom=dumped.stdout,
         console_errors=console,
-        network_requests=sorted(set(requests)),
+        network_requests=elsewhere,
+        origin_requests=own,
     )
+
+
+def screenshot(html: Path, png: Path) -> BrowserResult:
+    """Screenshot the local file ``html`` into ``png`` headless; see the module docstring."""
+    return open_page(html.resolve().as_uri(), png)
 
 
 def main() -> None:  # pragma: no cover - a manual check: python tests/integration/browser.py PAGE
     import sys
 
-    result = screenshot(Path(sys.argv[1]), Path(sys.argv[2] if len(sys.argv) > 2 else "page.png"))
+    page, png = sys.argv[1], Path(sys.argv[2] if len(sys.argv) > 2 else "page.png")
+    result = open_page(page, png) if "://" in page else screenshot(Path(page), png)
     summary = {k: v for k, v in result.__dict__.items() if k != "dom"}
     print(json.dumps(summary, default=str, indent=2))
 
