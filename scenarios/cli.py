@@ -16,6 +16,8 @@ from pathlib import Path
 
 from assertions.engine import describe
 from scenarios.console import Console
+from scenarios.drill.commands import add_parser as add_drill_parser
+from scenarios.drill.plan import DRILL_NAME
 from scenarios.exceptions import ReportError, ScenarioInvalid, ScenarioNotFound
 from scenarios.ledger import clear_ledgers, leftovers, read_ledgers
 from scenarios.loader import catalog, load, resolve
@@ -263,7 +265,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             "scenario": ledger.scenario,
             "pid": ledger.pid,
             "running": ledger.owner_alive,
-            "pending": [e.description for e in ledger.pending],
+            # A game-day drill's faults are the responders' puzzle: `drill end` reveals them.
+            "pending": (
+                [f"{len(ledger.pending)} hidden until `chaoslab drill end`"]
+                if ledger.scenario == DRILL_NAME and ledger.pending
+                else [e.description for e in ledger.pending]
+            ),
         }
         for _path, ledger in ledgers
         if ledger.pending or ledger.owner_alive
@@ -429,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mx.set_defaults(func=cmd_matrix)
     add_init_parser(sub)
+    add_drill_parser(sub)
     return parser
 
 

@@ -81,3 +81,11 @@ class ScenarioRunError(ScenarioError):
 
 class ReportError(ScenarioError):
     """A run directory or its journal cannot be rendered."""
+
+
+class DrillError(ScenarioError):
+    """A game-day drill cannot do what was asked."""
+
+
+class DrillInvalid(DrillError):
+    """Bad drill input or state (no drill running, one already running...): exit 2."""

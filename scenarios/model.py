@@ -73,6 +73,10 @@ class Scenario(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,60}$")
     title: str
     story: str = ""
+    tags: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")]] = Field(
+        default_factory=list,
+        description="words a game-day drill picks by (`chaoslab drill start --pick --from TAG`)",
+    )
     target: TargetRef = Field(default_factory=TargetRef)
     dependencies: dict[str, dict[str, SettingValue]] = Field(
         default_factory=dict,

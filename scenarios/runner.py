@@ -248,6 +248,9 @@ class Runner:
     #: Real seconds to wait for each poll before the timeline moves on: 0 in production
     #: (probes never hold the timeline), a moment in virtual-time tests (deterministic).
     probe_wait_s: float = 0.0
+    #: Asked every tick: once it answers True the load ends early, as if its duration
+    #: were up (a game-day drill ends when the facilitator says so).
+    until: Callable[[], bool] | None = None
 
     def run(self) -> Journal:
         started = self.clock.now()
@@ -432,7 +435,7 @@ class Runner:
                 now = self.clock.now()
                 if run_ended is None:
                     self._check_load(load, elapsed, t0.timestamp())
-                    if elapsed >= duration:
+                    if elapsed >= duration or (self.until is not None and self.until()):
                         run_ended = now
                         load.stop()
                 for verdict in prober.collect():

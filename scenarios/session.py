@@ -24,7 +24,7 @@ import contextlib
 import fcntl
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -168,8 +168,15 @@ def _ensure_clean(state_dir: Path, console: Console) -> None:
         )
 
 
-def _prepare(stack: Stack, scenario: Scenario, console: Console, clock: Clock) -> list[str]:
+def _prepare(
+    stack: Stack, scenario: Scenario, console: Console, clock: Clock, restart_all: bool = False
+) -> list[str]:
     restarted = stack.apply_settings(scenario.settings())
+    if restart_all:  # every component with settings, changed or not: a restart tells nothing
+        for name in scenario.settings():
+            if name not in restarted:
+                stack.restart(name)
+                restarted.append(name)
     if restarted:
         console.say(f"   restarted {', '.join(restarted)} with the scenario's settings")
     wait_quiet(PrometheusClient(stack.endpoints.prometheus_url), clock, on_wait=console.say)
@@ -225,6 +232,9 @@ def execute(
     keep_stack: bool = False,
     console: Console | None = None,
     clock: Clock | None = None,
+    until: Callable[[], bool] | None = None,
+    attach_only: bool = False,
+    restart_all: bool = False,
 ) -> Journal:
     """Run ``scenario`` as asked; the journal is written to ``out_dir`` whatever happens."""
     from stack.open import open_stack  # the stack driver, only when a run really starts
@@ -247,13 +257,14 @@ def execute(
                 settings=scenario.settings(),
                 progress=console.component,
                 seed=seed,
+                attach_only=attach_only,
             )
             console.say(
                 "   on the running stack in " + str(state_dir) + " (attached; it stays up)"
                 if not stack.owned
                 else "   on a stack started for this run"
             )
-            restarted = _prepare(stack, scenario, console, clock)
+            restarted = _prepare(stack, scenario, console, clock, restart_all)
 
             def once(out: Path, no_fault: bool, restarted: list[str]) -> Journal:
                 journal = Runner(
@@ -267,6 +278,7 @@ def execute(
                     clock=clock,
                     ledger_dir=state_dir,
                     restarted=restarted,
+                    until=until,
                 ).run()
                 _note_unexpected_alerts(journal, scenario, opened, console, out)
                 if journal.finished_at is not None:

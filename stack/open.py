@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from stack.attached import AttachedStack
-from stack.exceptions import StackStateError
+from stack.exceptions import StackError, StackStateError
 from stack.local import LocalStack, Progress, profile_digest
 from stack.process import pid_alive, process_start_time
 from stack.profile import TargetProfile
@@ -45,12 +45,18 @@ def open_stack(
     settings: Mapping[str, Mapping[str, str]],
     progress: Progress | None = None,
     seed: int | None = None,
+    attach_only: bool = False,
 ) -> Stack:
-    """The stack to run on (see the module doc)."""
+    """The stack to run on (see the module doc); ``attach_only`` never starts one."""
     if not fresh:
         attached = AttachedStack.attach(state_dir, profile_digest(profile))
         if attached is not None:
             return attached  # the caller applies the settings (and learns what restarted)
+    if attach_only:
+        raise StackError(
+            f"no healthy stack for target profile {profile.name} is up in {state_dir}; "
+            "start one with `chaoslab up`"
+        )
     directory = state_dir
     if _something_runs(state_dir):
         directory = state_dir / FRESH_DIR / secrets.token_hex(4)

@@ -9,8 +9,11 @@ reach the webhook; the bundled rules are not loaded for it.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -83,3 +86,41 @@ def test_an_example_scenario_proves_every_detection(
     assert all("webhook: 1 firing notification" in e["observed"] for e in alerts), alerts
     assert journal["load"]["windows"]["during"]["failures"] > 0
     assert journal["load"]["windows"]["before"]["failures"] == 0
+
+
+def test_a_drill_runs_on_the_bookshop_and_names_its_own_components(
+    bookshop_stack: UpStack, tmp_path: Path
+) -> None:
+    fast = ("--at", "3s-4s", "--max-duration", "10m", "--facilitator", "ada")
+    picked = bookshop_stack.cli("drill", "start", "--pick", *fast)
+    assert picked.returncode == 2, picked.stdout + picked.stderr
+    assert "targets profile bookshop" in picked.stderr  # the catalog is the bundled service's
+    scenario = str(EXAMPLE / "pricing-timeout.yaml")
+    start = bookshop_stack.cli("drill", "start", scenario, "--seed", "1", *fast)
+    assert start.returncode == 0, start.stdout + start.stderr
+    try:
+        deadline = time.monotonic() + 90
+        secret: dict[str, Any] = {}
+        while time.monotonic() < deadline and not any(
+            v["status"] == "passed" for v in secret.get("verdicts", [])
+        ):
+            time.sleep(1.0)
+            shown = bookshop_stack.cli("drill", "reveal", "--facilitator", "--json")
+            secret = json.loads(shown.stdout)
+        fault = secret["faults"][0]
+        assert fault["component"] == "pricing"
+        status = json.loads(bookshop_stack.cli("drill", "status", "--json").stdout)
+        assert status["components"] == ["bookshop", "db", "pricing"]
+        declared = bookshop_stack.cli(
+            "drill", "declare", "pricing never answers", "--by", "bo",
+            "--component", "pricing", "--kind", fault["diagnosis"],
+        )  # fmt: skip
+        assert declared.returncode == 0, declared.stderr
+    finally:
+        end = bookshop_stack.cli("drill", "end", "--out", str(tmp_path / "drill"))
+    assert end.returncode in (0, 1), end.stdout + end.stderr
+    journal = json.loads((tmp_path / "drill" / "drill-journal.json").read_text())
+    assert journal["status"] == "scored"
+    assert journal["declarations"][0]["correct"]
+    assert journal["score"]["fastest_automated_s"] is not None
+    assert bookshop_stack.toxics("pricing") == []
