@@ -27,7 +27,7 @@ from target_app.routes import admin, documents, health
 from target_app.tracing import build_tracer_provider
 
 VERSION = "0.1.0"
-UNTRACED = "liveness,readiness,startup,metrics"
+UNTRACED = "liveness,readiness,startup,metrics,admin/chaos"
 log = get_logger("target_app.main")
 
 

@@ -28,6 +28,9 @@ RUN_ID_HEADER = "x-chaoslab-run"
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED_ROUTE = "unmatched"
 QUIET_ROUTES = frozenset({"/metrics", "/liveness", "/readiness", "/startup"})
+#: The lab's own control plane: not the service's traffic, so neither counted nor logged
+#: (a game-day responder reading the logs or metrics must not see a fault being switched on).
+LAB_ROUTES = frozenset({"/admin/chaos"})
 
 log = get_logger("target_app.http")
 
@@ -70,6 +73,9 @@ class RequestContextMiddleware:
         run_id = run_id_raw if run_id_raw and SAFE_ID.match(run_id_raw) else None
         method: str = scope["method"]
         route = route_template(self.routes, scope)
+        if route in LAB_ROUTES:
+            await self.app(scope, receive, send)
+            return
         scope.setdefault("state", {})["request_id"] = request_id
 
         length = _header(scope, b"content-length")

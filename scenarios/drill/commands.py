@@ -47,7 +47,7 @@ from scenarios.drill.plan import (
 from scenarios.drill.review import review_markdown
 from scenarios.drill.score import build
 from scenarios.drill.store import DrillStore, new_id, now
-from scenarios.exceptions import DrillInvalid, ScenarioInvalid, ScenarioNotFound
+from scenarios.exceptions import DrillInvalid, ScenarioError, ScenarioInvalid, ScenarioNotFound
 from scenarios.journal import Journal, write_atomic
 from scenarios.loader import catalog, load, resolve
 from scenarios.model import Scenario
@@ -531,7 +531,20 @@ def _write_out(journal: DrillJournal, out_dir: Path, run_dir: Path) -> tuple[Pat
     json_path, md_path = out_dir / "drill-journal.json", out_dir / "review.md"
     write_atomic(json_path, journal.model_dump_json(indent=2) + "\n")
     write_atomic(md_path, review_markdown(journal))
+    _redraw_report(Path(journal.run_dir))
     return json_path, md_path
+
+
+def _redraw_report(run_dir: Path) -> None:
+    """The run's report again, now with the drill's declarations and score on it."""
+    from scenarios.report import render_report  # matplotlib only when a report is drawn
+
+    if not (run_dir / "journal.json").is_file():
+        return
+    try:
+        render_report(run_dir)
+    except (ScenarioError, OSError, ValueError) as exc:
+        _say(f"could not draw the run report of {run_dir}: {exc}")
 
 
 def cmd_end(args: argparse.Namespace) -> int:
@@ -587,6 +600,7 @@ def cmd_end(args: argparse.Namespace) -> int:
     report = Path(journal.run_dir) / "report.html"
     if report.exists():
         _say(f"run report:    {report}")
+    _say(f"replay:        {journal.replay()}")
     if journal.status != "scored":
         return EXIT_INFRA
     if any(a.status == "error" for a in journal.automated):

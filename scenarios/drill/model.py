@@ -111,14 +111,23 @@ class Chosen(BaseModel):
     picked: bool
     tags: list[str] = Field(default_factory=list)
     seed: int
+    at_range: tuple[float, float]
     offset_s: float
     faults: list[FaultPlan]
+
+    def replay(self) -> str:
+        """The ``drill start`` that draws the same scenario and offset again."""
+        chosen = f"--pick --from {' '.join(self.tags)}" if self.tags else "--pick"
+        lo, hi = self.at_range
+        return (
+            f"chaoslab drill start {chosen if self.picked else self.source} --seed {self.seed} "
+            f"--at {lo:g}s-{hi:g}s --facilitator NAME"
+        )
 
 
 class Secret(Chosen):
     """``facilitator/secret.json``: the facilitator's eyes only."""
 
-    at_range: tuple[float, float]
     max_duration_s: float
     run_id: str | None = None
     run_dir: str

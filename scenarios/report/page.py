@@ -105,7 +105,7 @@ def render_html(run: RunDir) -> str:
         evidence=evidence,
         title=run.title,
         story=run.story,
-        replay=replay_command(journal),
+        replay=run.drill.replay() if run.drill else replay_command(journal),
         timeline=timeline,
         expectations=_expectation_rows(journal),
         judgements_explained=JUDGEMENTS,

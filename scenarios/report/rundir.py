@@ -5,6 +5,8 @@
     <run_dir>/load/requests-*.csv optional, the per-request log
     <run_dir>/load/locust.html    optional, Locust's own report (linked, not inlined)
     <run_dir>/control/            optional, the ``--control`` run (same layout)
+    <run_dir>/../drill-journal.json  optional: the run was a game-day drill (``run_dir`` is
+                                  the drill's ``run/``)
 
 Only ``journal.json`` is required; everything else may be missing, and the
 page says so in its place.
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from scenarios.drill.model import DrillJournal
 from scenarios.evidence import Evidence, load_evidence
 from scenarios.exceptions import ReportError, ScenarioError
 from scenarios.journal import Journal
@@ -29,6 +32,7 @@ JOURNAL_FILE = "journal.json"
 LOAD_DIR = "load"
 LOCUST_HTML = "locust.html"
 CONTROL_DIR = "control"
+DRILL_JOURNAL = "drill-journal.json"
 
 
 class _ScenarioText(BaseModel):
@@ -73,6 +77,7 @@ class RunDir:
     title: str
     story: str
     control: RunDir | None = None
+    drill: DrillJournal | None = None
 
     @property
     def locust_html(self) -> Path | None:
@@ -98,6 +103,18 @@ def read_run_dir(run_dir: Path, *, with_control: bool = True) -> RunDir:
     control_dir = run_dir / CONTROL_DIR
     if with_control and (control_dir / JOURNAL_FILE).is_file():
         control = read_run_dir(control_dir, with_control=False)
+    drill = _drill_of(run_dir)
+    if drill is not None:
+        return RunDir(
+            path=run_dir,
+            journal=journal,
+            evidence=evidence,
+            requests=requests,
+            scenario=catalog_scenario(drill.scenario),
+            title=f"game-day drill {drill.drill_id}: {drill.scenario} — {drill.title}",
+            story=drill.score.summary,
+            drill=drill,
+        )
     return RunDir(
         path=run_dir,
         journal=journal,
@@ -118,3 +135,14 @@ __all__ = [
     "read_journal",
     "read_run_dir",
 ]
+
+
+def _drill_of(run_dir: Path) -> DrillJournal | None:
+    """The drill journal beside a drill's ``run/`` directory, if this run was a drill."""
+    path = run_dir.parent / DRILL_JOURNAL
+    if not path.is_file():
+        return None
+    try:
+        return DrillJournal.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        raise ReportError(f"{path} is not a drill journal: {exc}") from exc

@@ -30,6 +30,7 @@ from matplotlib.axes import Axes
 
 from assertions.expectations import MetricExpectation
 from assertions.promql import MatrixResult
+from scenarios.drill.model import DrillJournal
 from scenarios.report.rundir import RunDir
 from scenarios.report.series import (
     Band,
@@ -249,7 +250,42 @@ def _panels(run: RunDir) -> tuple[list[_Panel], list[str]]:
                 detected,
             )
         )
+    if run.drill is not None and (run.drill.declarations or run.drill.hints):
+        panels.append(_team_panel(run.drill, origin))
     return panels, missing
+
+
+def _team_panel(drill: DrillJournal, origin: datetime) -> _Panel:
+    """A drill's declarations (green right, red wrong, grey before the fault) and hints."""
+    rows: list[tuple[float, str, str, str]] = [
+        (
+            offset(d.at, origin),
+            f"{d.by}: {d.text[:40]}",
+            VERDICT_COLOURS["passed"]
+            if d.correct
+            else (VERDICT_COLOURS["error"] if d.before_fault else VERDICT_COLOURS["failed"]),
+            "right" if d.correct else ("before the fault" if d.before_fault else "wrong"),
+        )
+        for d in drill.declarations
+    ]
+    rows += [
+        (offset(h.at, origin), f"hint {h.level}", VERDICT_COLOURS["pending"], h.text[:50])
+        for h in drill.hints
+    ]
+
+    def team(ax: Axes) -> None:
+        for row, (x, _label, colour, note) in enumerate(rows):
+            ax.scatter(
+                [x], [row], marker="D", s=36, color=colour, zorder=3, gid=f"series-team-{row}"
+            )
+            ax.annotate(
+                note, (x, row), xytext=(6, 0), textcoords="offset points", fontsize=7,
+                va="center", color=colour,
+            )  # fmt: skip
+        ax.set_yticks(range(len(rows)), [label for _x, label, _c, _n in rows], fontsize=7)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+
+    return _Panel("team", "the team (drill declarations and hints)", 0.4 + 0.26 * len(rows), team)
 
 
 def _thresholds(run: RunDir) -> dict[str, tuple[str, float]]:

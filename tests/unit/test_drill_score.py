@@ -103,6 +103,9 @@ def test_declarations_are_timed_from_the_fault_and_judged() -> None:
     assert pillars["alert"].human_s is None
     assert journal.uncaught == ["log logs: logs"]
     assert "beat the team by 18 s" in score.summary
+    assert journal.replay() == (
+        "chaoslab drill start --pick --from dependency --seed 7 --at 30s-90s --facilitator NAME"
+    )
 
 
 def test_flags_name_the_answer_and_hints_are_counted_before_it() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
-from tests.integration.target.conftest import CHAOS_TOKEN, StartTarget
+from tests.integration.target.conftest import CHAOS_TOKEN, StartTarget, read_log
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +100,21 @@ def test_pagination_walks_every_document_once(start_target: StartTarget) -> None
 def test_chaos_api_is_absent_without_a_token(start_target: StartTarget) -> None:
     target = start_target(TARGET_CHAOS_TOKEN="")
     assert httpx.get(target.url + "/admin/chaos").status_code == 404
+
+
+def test_the_labs_fault_switches_leave_no_mark_in_the_services_own_signals(
+    start_target: StartTarget, tmp_path: Path
+) -> None:
+    """A game-day responder reading logs or metrics must not see a fault being switched on."""
+    target = start_target()
+    token = {"X-Chaos-Token": CHAOS_TOKEN}
+    with httpx.Client(base_url=target.url, timeout=10) as client:
+        assert client.patch("/admin/chaos", json={"exception_rate": 0.0}, headers=token).is_success
+        assert client.get("/admin/chaos", headers=token).is_success
+        assert client.get("/api/documents/999999").status_code == 404  # the control: logged
+        metrics = client.get("/metrics").text
+    paths = [record.get("path") for record in read_log(tmp_path / "target.jsonl")]
+    assert "/api/documents/999999" in paths
+    assert not [p for p in paths if p and p.startswith("/admin")], paths
+    assert 'route="/api/documents/{document_id}"' in metrics
+    assert "/admin/chaos" not in metrics
