@@ -217,6 +217,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         return EXIT_INFRA
     if args.target is not None:
         _print_exports(lab)
+    ep = lab.endpoints
+    print(f"dashboard: {ep.dashboard_url}   Bugsink login: {ep.bugsink_login}")
     print("up. `chaoslab status` shows it, `chaoslab down` stops it.")
     return EXIT_OK
 

@@ -48,6 +48,7 @@ from stack.alerting import AlertmanagerServer, AlertWebhook, PrometheusServer
 from stack.apps import ServiceProcess, http_ok
 from stack.bugsink import BugsinkServer
 from stack.bugsink.sessions import stop_session
+from stack.consoles import Links, write_consoles
 from stack.exceptions import ComponentFailed, ProfileRejected, StackError
 from stack.ports import LOOPBACK, free_port
 from stack.postgres import PostgresCluster
@@ -536,6 +537,9 @@ class LocalStack:
             ep.bugsink_url = server.url
             ep.sentry_dsn = server.dsn
             ep.sentry_api_token = server.api_token
+            ep.bugsink_login = (
+                f"{server.provisioning.admin_email} / {server.provisioning.admin_password}"
+            )
             ep.sentry_project_id = server.project_id
             launched.set_result(None)
 
@@ -587,6 +591,11 @@ class LocalStack:
     def _prometheus(self, alertmanager_port: int) -> Started:
         profile = self.profile
         address = _address(self.endpoints.target_url)
+        ep = self.endpoints
+        alertmanager = f"http://{LOOPBACK}:{alertmanager_port}"
+        consoles = write_consoles(
+            self._dir("prometheus"), profile, Links(alertmanager, ep.bugsink_url, ep.traces_url)
+        )
         server = PrometheusServer(
             self._dir("prometheus"),
             scrape_targets={profile.job_name: address},
@@ -594,6 +603,8 @@ class LocalStack:
             alertmanager=f"{LOOPBACK}:{alertmanager_port}",
             metrics_paths=tuple(profile.metrics),
             rule_time_scale=profile.rule_scale(),
+            console_templates=consoles.templates,
+            console_libraries=consoles.libraries,
         )
         # An earlier stack's samples (its target's last `up == 0`, recorded while
         # it was stopped) would make TargetDown fire here for five minutes.
@@ -601,6 +612,7 @@ class LocalStack:
         with self._spawning("prometheus", server.url, "/-/ready"):
             seconds = server.start()
         self.endpoints.prometheus_url = server.url
+        self.endpoints.dashboard_url = consoles.url(server.url)
         self.state.profile = ProfileRecord(
             name=profile.name,
             source=str(profile.source or ""),

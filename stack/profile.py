@@ -12,6 +12,10 @@ Placeholders ``${name}`` in ``command``, ``cwd``, ``env``, ``log_file`` and
 dependency commands are filled in by the lab (:data:`PLACEHOLDERS`); a name
 that does not exist is a validation error. Files a profile names are relative
 to the profile's folder.
+
+An optional ``dashboard`` lists the panels of the responders' page the lab's
+Prometheus serves (:mod:`stack.consoles`): PromQL in which ``$job`` stands for
+the profile's Prometheus job (no ``${...}`` placeholders there).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import re
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -33,12 +37,19 @@ from pydantic import (
     model_validator,
 )
 
+from stack.alerting.timescale import parse_promql
+
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 DEFAULT_PROFILE = PROFILES_DIR / "documents.yaml"
 TARGET_COMPONENT = "target"
 """The component name of the service under test, whatever the profile (``status --json``)."""
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+JOB_VARIABLE = re.compile(r"\$job(?![A-Za-z0-9_])")
+"""``$job`` in a dashboard query: the profile's Prometheus job label value."""
+PanelUnit = Literal["s", "ms", "req/s", "ops/s", "ratio", "%", "count", "bytes"]
+"""What a dashboard panel's value is measured in (how the page formats it)."""
+PANEL_UNITS: tuple[str, ...] = get_args(PanelUnit)
 _NAME = r"^[a-z][a-z0-9_-]{0,40}$"
 
 PLACEHOLDERS: dict[str, str] = {
@@ -199,6 +210,47 @@ class RuleFiles(_Strict):
         return Fraction(self.time_scale.replace(" ", ""))
 
 
+def job_value(job: str) -> str:
+    """``job`` as the content of a double-quoted PromQL string (what ``$job`` becomes)."""
+    return job.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class DashboardPanel(_Strict):
+    """One panel of the responders' dashboard: a graph of ``query`` and its current value."""
+
+    title: str = Field(min_length=1, max_length=80)
+    query: str = Field(min_length=1, description='PromQL; $job is the profile\'s job: {job="$job"}')
+    unit: PanelUnit | None = Field(
+        default=None, description="how the value is shown: ratio as a percentage, s as a duration"
+    )
+    description: str = ""
+
+    @field_validator("title", "query", "description")
+    @classmethod
+    def _no_placeholders(cls, value: str) -> str:
+        found = _PLACEHOLDER.search(value)
+        if found is not None:
+            raise ValueError(
+                f"${{{found.group(1)}}}: dashboard panels take no placeholders "
+                '(a query may use $job for the profile\'s job, as in {job="$job"})'
+            )
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _promql(cls, value: str) -> str:
+        try:
+            parse_promql(JOB_VARIABLE.sub("job", value))
+        except ValueError as exc:
+            raise ValueError(f"not PromQL: {exc}") from None
+        return value
+
+    def query_for(self, job: str) -> str:
+        """The query with every ``$job`` replaced by ``job`` (escaped for a PromQL string)."""
+        value = job_value(job)
+        return JOB_VARIABLE.sub(lambda _: value, self.query)
+
+
 class RequestSpec(_Strict):
     """One kind of request in a declared mix (``{var}`` in path and body from ``vars``)."""
 
@@ -259,6 +311,11 @@ class TargetProfile(_Strict):
     rules: RuleFiles | None = None
     settings: dict[str, Setting] = Field(default_factory=dict)
     load: Load
+    dashboard: list[DashboardPanel] = Field(
+        default_factory=list,
+        description="panels of the responders' page (/consoles/chaoslab.html); "
+        "none: scrape health and alerts only",
+    )
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -380,18 +437,23 @@ def default_profile() -> TargetProfile:
 
 __all__ = [
     "DEFAULT_PROFILE",
+    "JOB_VARIABLE",
+    "PANEL_UNITS",
     "PLACEHOLDERS",
     "PROFILES_DIR",
     "TARGET_COMPONENT",
+    "DashboardPanel",
     "Dependency",
     "Health",
     "Load",
+    "PanelUnit",
     "RequestSpec",
     "RuleFiles",
     "Setting",
     "TargetProfile",
     "default_profile",
     "fill",
+    "job_value",
     "read_profile",
     "settings_env",
 ]

@@ -74,6 +74,12 @@ class Endpoints(BaseModel):
     sentry_project_id: int = 0
     traces_url: str = ""
     otlp_endpoint: str = ""
+    bugsink_login: str = Field(
+        default="", description="email / password of Bugsink's web UI (the provisioned admin)"
+    )
+    dashboard_url: str = Field(
+        default="", description="the responders' page the lab's Prometheus serves (a console)"
+    )
     database_dsns: dict[str, str] = Field(
         default_factory=dict,
         description="direct (unproxied) DSN of each PostgreSQL dependency the lab can open "

@@ -276,11 +276,13 @@ def links(stack: StackState) -> dict[str, str]:
         "/healthz",
     )
     found = {
-        "dashboard": getattr(ep, "dashboard_url", ""),
+        "dashboard": ep.dashboard_url,
         "prometheus": f"{ep.prometheus_url}/graph" if ep.prometheus_url else "",
         "prometheus alerts": f"{ep.prometheus_url}/alerts" if ep.prometheus_url else "",
-        "alertmanager": f"{ep.alertmanager_url}/#/alerts" if ep.alertmanager_url else "",
+        # Debian's Alertmanager ships no web UI: its API lists the alerts it holds.
+        "alertmanager": f"{ep.alertmanager_url}/api/v2/alerts" if ep.alertmanager_url else "",
         "bugsink": f"{ep.bugsink_url}/" if ep.bugsink_url else "",
+        "bugsink login": ep.bugsink_login,
         "traces": f"{ep.traces_url}/search" if ep.traces_url else "",
         "target health": f"{ep.target_url}{health}" if ep.target_url else "",
         "target log": ep.target_log,
@@ -319,22 +321,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print_links(stack)
     _say(f"components you can name: {', '.join(state.components)}")
     _say(f"kinds you can name: {', '.join(sorted(DIAGNOSES))}")
-    _say(f"declarations ({len(state.declarations)}):")
+    _say(f"timeline ({len(state.declarations)} declarations):")
+    entries: list[tuple[datetime, str]] = []
     for d in state.declarations:
         extra = ", ".join(
             f"{k} {v}"
             for k, v in (("signal", d.signal), ("component", d.component), ("kind", d.kind))
             if v
         )
-        _say(
-            f"  {_since(d.at, state.started_at)} {d.by}: {d.text}"
-            + (f" ({extra})" if extra else "")
-        )
-    for hint in state.hints:
-        _say(f"  {_since(hint.at, state.started_at)} hint {hint.level}: {hint.text}")
-    for note in state.notes:
-        by = f"{note.by}: " if note.by else ""
-        _say(f"  {_since(note.at, state.started_at)} note {by}{note.text}")
+        entries.append((d.at, f"{d.by}: {d.text}" + (f" ({extra})" if extra else "")))
+    entries += [(h.at, f"hint {h.level}: {h.text}") for h in state.hints]
+    entries += [(n.at, f"note {n.by + ': ' if n.by else ''}{n.text}") for n in state.notes]
+    for at, line in sorted(entries, key=lambda entry: entry[0]):
+        _say(f"  {_since(at, state.started_at)} {line}")
     return EXIT_OK
 
 
@@ -643,9 +642,9 @@ def _print_journal(journal: DrillJournal) -> None:
         )
     _say("\ndeclarations (delay from the fault's start):")
     for d in journal.declarations:
-        mark = "RIGHT" if d.correct else ("early" if d.before_fault else "wrong")
+        mark = "early" if d.before_fault else d.verdict
         _say(
-            f"  {_clock(d.delay_s):>7} {mark:<5} {d.by}: {d.text} "
+            f"  {_clock(d.delay_s):>7} {mark.upper():<6} {d.by}: {d.text} "
             f"[component {'ok' if d.component_correct else 'no'}, "
             f"kind {'ok' if d.kind_correct else 'no'}]"
         )

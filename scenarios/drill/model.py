@@ -24,6 +24,7 @@ Phase = Literal["starting", "running", "ending", "finished", "failed", "aborted"
 #: Phases in which the drill's background process is (or should be) at work.
 LIVE_PHASES: tuple[Phase, ...] = ("starting", "running", "ending")
 Signal = Literal["metric", "alert", "trace", "sentry", "log", "health"]
+DeclarationVerdict = Literal["right", "partly", "wrong", "seen", "before the fault"]
 SIGNALS: tuple[Signal, ...] = ("metric", "alert", "trace", "sentry", "log", "health")
 
 
@@ -146,6 +147,10 @@ class JudgedDeclaration(Declaration):
     component_correct: bool
     kind_correct: bool
     correct: bool
+    verdict: DeclarationVerdict = Field(
+        description="right: component and kind; partly: one of them; wrong: named others; "
+        "seen: a sighting naming neither (no --component, no --kind)"
+    )
     hints_before: int = 0
 
 

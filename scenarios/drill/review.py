@@ -52,8 +52,7 @@ def timeline(j: DrillJournal) -> list[Row]:
         if seen.started_at is not None:
             rows.append(Row(seen.started_at, "", "lab", f"fault `{seen.id}` starts"))
     for d in j.declarations:
-        verdict = "right" if d.correct else ("before the fault" if d.before_fault else "wrong")
-        rows.append(Row(d.at, "", d.by, f"declares: {_cell(d.text)} ({verdict})"))
+        rows.append(Row(d.at, "", d.by, f"declares: {_cell(d.text)} ({d.verdict})"))
     for h in j.hints:
         rows.append(Row(h.at, "", "facilitator", f"hint {h.level}: {_cell(h.text)}"))
     for n in j.notes:

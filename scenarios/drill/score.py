@@ -17,6 +17,7 @@ from scenarios.drill.model import (
     Automated,
     Chosen,
     Declaration,
+    DeclarationVerdict,
     DrillJournal,
     DrillState,
     FaultPlan,
@@ -40,6 +41,7 @@ def judge(
     faults: Sequence[FaultPlan],
     fault_start: datetime | None,
     hints: Sequence[Hint],
+    components: Sequence[str] = (),
 ) -> JudgedDeclaration:
     """How early ``declaration`` came and whether it named the right component and kind."""
     text = declaration.text
@@ -51,6 +53,21 @@ def judge(
         for f in faults
     )
     before = fault_start is None or declaration.at < fault_start
+    # A diagnosis names a component (flag or text) or a kind (flag); anything else is a sighting.
+    named = (
+        declaration.component is not None
+        or declaration.kind is not None
+        or mentions(text, components)
+    )
+    verdict: DeclarationVerdict = (
+        "before the fault"
+        if before
+        else "right"
+        if component_ok and kind_ok
+        else "partly"
+        if component_ok or kind_ok
+        else ("wrong" if named else "seen")
+    )
     return JudgedDeclaration(
         **declaration.model_dump(),
         delay_s=_seconds(declaration.at, fault_start),
@@ -58,6 +75,7 @@ def judge(
         component_correct=component_ok,
         kind_correct=kind_ok,
         correct=component_ok and kind_ok and not before,
+        verdict=verdict,
         hints_before=sum(1 for h in hints if h.at <= declaration.at),
     )
 
@@ -180,7 +198,10 @@ def build(
     """The drill journal from the public state, the secret and the final verdicts."""
     starts = [s.started_at for s in secret.seen if s.started_at is not None]
     fault_start = min(starts, default=None)
-    judged = [judge(d, secret.faults, fault_start, state.hints) for d in state.declarations]
+    judged = [
+        judge(d, secret.faults, fault_start, state.hints, state.components)
+        for d in state.declarations
+    ]
     signals = automated(verdicts, fault_start)
     scored = status == "scored"
     return DrillJournal(

@@ -52,6 +52,14 @@ VERDICT_COLOURS = {
     "error": "#8c959f",
     "pending": "#bf8700",
 }
+DECLARATION_COLOURS = {
+    "right": "#1a7f37",
+    "partly": "#bf8700",
+    "wrong": "#cf222e",
+    "seen": "#0969da",
+    "before the fault": "#8c959f",
+}
+HINT_COLOUR = "#8250df"
 STATE_COLOURS = {"pending": "#f2cc60", "firing": "#cf222e"}
 FAULT_COLOUR = "#fb8f44"
 NOTICE_MARKERS = {"firing": "^", "resolved": "v"}
@@ -256,7 +264,7 @@ def _panels(run: RunDir) -> tuple[list[_Panel], list[str]]:
 
 
 def _team_panel(drill: DrillJournal, origin: datetime) -> _Panel:
-    """A drill's declarations (green right, red wrong, grey before the fault) and hints."""
+    """A drill's declarations, coloured by their verdict, and the hints."""
     rows: list[tuple[float, str, str, str]] = [
         (
             offset(d.at, origin),
@@ -269,8 +277,7 @@ def _team_panel(drill: DrillJournal, origin: datetime) -> _Panel:
         for d in drill.declarations
     ]
     rows += [
-        (offset(h.at, origin), f"hint {h.level}", VERDICT_COLOURS["pending"], h.text[:50])
-        for h in drill.hints
+        (offset(h.at, origin), f"hint {h.level}", HINT_COLOUR, h.text[:50]) for h in drill.hints
     ]
 
     def team(ax: Axes) -> None:

@@ -118,6 +118,10 @@ class PrometheusServer(LoopbackServer):
     scaler cannot parse, raises :class:`stack.exceptions.RuleScaleError` and
     nothing is started or reloaded. :attr:`loaded_rule_files` and
     :attr:`rule_time_scale` say what Prometheus loads, for the journal.
+
+    ``console_templates`` and ``console_libraries`` are the directories of
+    console pages (served at ``/consoles/<file>``) and of the ``*.lib`` files
+    they use (see :mod:`stack.consoles`); None keeps Prometheus's defaults.
     """
 
     component = COMPONENT
@@ -132,8 +136,12 @@ class PrometheusServer(LoopbackServer):
         startup_timeout: float = 30.0,
         rule_time_scale: Fraction = Fraction(1),
         metrics_paths: Sequence[str] = ("/metrics",),
+        console_templates: Path | None = None,
+        console_libraries: Path | None = None,
     ) -> None:
         super().__init__(state_dir, port, startup_timeout)
+        self.console_templates = console_templates
+        self.console_libraries = console_libraries
         scale = Fraction(rule_time_scale)
         if not 0 < scale <= 1:
             raise RuleScaleError(
@@ -237,7 +245,16 @@ class PrometheusServer(LoopbackServer):
             f"--web.external-url={self.url}/",
             "--web.enable-lifecycle",
             "--log.level=info",
+            *self._console_flags(),
         ]
+
+    def _console_flags(self) -> list[str]:
+        flags = []
+        if self.console_templates is not None:
+            flags.append(f"--web.console.templates={self.console_templates}")
+        if self.console_libraries is not None:
+            flags.append(f"--web.console.libraries={self.console_libraries}")
+        return flags
 
     def reload(self, timeout: float = 10.0) -> None:
         """Re-scale the rule files, re-validate the config, then ``POST /-/reload``.

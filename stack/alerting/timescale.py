@@ -112,13 +112,18 @@ def scale_expr(expr: str, scale: Fraction) -> str:
 def _scale(expr: str, scale: Fraction) -> tuple[str, tuple[_Window, ...]]:
     if scale <= 0:
         raise RuleScaleError(f"time scale must be positive, got {scale}")
-    _register_prometheus_2_functions()
     try:
-        tree = pp.parse(expr)
+        tree = parse_promql(expr)
     except ValueError as exc:
         raise RuleScaleError(f"cannot parse PromQL {expr.strip()!r}: {exc}") from None
     writer = _Writer(scale)
     return writer.expr(tree), tuple(writer.windows)
+
+
+def parse_promql(expr: str) -> pp.Expr:
+    """``expr`` parsed as Prometheus 2 PromQL; ValueError (the parser's message) when it is not."""
+    _register_prometheus_2_functions()
+    return pp.parse(expr)
 
 
 def scale_rules(text: str, scale: Fraction, *, min_window_s: float) -> str:

@@ -8,27 +8,42 @@ network logging on:
 2. ``--dump-dom``: the DOM after load, so the caller can check what rendered
    (e.g. :func:`scenarios.report.empty_panels` on it).
 
-Console messages logged by the page (``CONSOLE`` lines of chromium's log,
-including Content-Security-Policy refusals) are returned as
-``console_errors`` — the pages run no script, so any is a bug — and every
-URL the page requested that is not ``file:``/``data:``/``about:`` (from the
-``--log-net-log`` capture, page traffic only: see :data:`PAGE_TRAFFIC`) as
-``network_requests``, except, for a page served over http(s) from a loopback
-address (``http://127.0.0.1:PORT/...``), the requests to that same origin:
-those are ``origin_requests``. chromium's own noise on stderr (D-Bus, GPU) and
-its background requests are ignored.
+Console messages logged by the page (``CONSOLE`` lines of chromium's log:
+uncaught script errors, failed fetches, Content-Security-Policy refusals,
+``console.log``) are returned as ``console_errors`` — a page that works logs
+nothing, so any is a bug — and every URL the page requested that is not
+``file:``/``data:``/``about:`` (from the ``--log-net-log`` capture, page
+traffic only: see :data:`PAGE_TRAFFIC`) as ``network_requests``, except, for a
+page served over http(s) from a loopback address (``http://127.0.0.1:PORT/...``),
+the requests to that same origin: those are ``origin_requests``. chromium's
+own noise on stderr (D-Bus, GPU) and its background requests are ignored. A
+script or style that answers 404 logs no console message: request each of
+``origin_requests`` again to check it.
+
+Pages that run script: ``wait_ms`` runs both captures with
+``--virtual-time-budget``, so timers, fetches and XHRs of the page get that
+much (virtual) time before the screenshot and the DOM dump (without it, the
+DOM is dumped at the load event, before any XHR answers). ``cookies`` are set
+in each capture's fresh browser profile first (through the DevTools protocol
+on a pipe, :func:`seed_cookies`), e.g. the session of a logged-in user.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
+import select
 import shutil
 import struct
 import subprocess
 import tempfile
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 CHROMIUM = "chromium"
@@ -49,6 +64,15 @@ _REQUEST = re.compile(
 
 class BrowserUnavailable(RuntimeError):
     """``chromium`` is not installed (``apt-get install -y chromium``)."""
+
+
+@dataclass(frozen=True)
+class Cookie:
+    """A cookie for the pages of ``url``'s host (kept one hour)."""
+
+    name: str
+    value: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -76,8 +100,10 @@ def png_size(png: Path) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def _flags(profile: Path, net_log: Path) -> list[str]:
+def _flags(profile: Path, net_log: Path, wait_ms: int = 0) -> list[str]:
+    budget = [f"--virtual-time-budget={wait_ms}"] if wait_ms > 0 else []
     return [
+        *budget,
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
@@ -143,7 +169,92 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
 
 
-def open_page(url: str, png: Path) -> BrowserResult:
+def _high_fd(fd: int) -> int:
+    """``fd`` moved to a number of 10 or more (so it is never the child's 3 or 4)."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return moved
+
+
+def _devtools_call(
+    to_browser: IO[bytes], from_browser: int, call_id: int, method: str, params: object
+) -> dict[str, object]:
+    """Send one DevTools command on the pipe and read messages up to its answer."""
+    message = {"id": call_id, "method": method, "params": params}
+    to_browser.write(json.dumps(message).encode() + b"\0")
+    to_browser.flush()
+    deadline = time.monotonic() + TIMEOUT_S
+    buffer = b""
+    while True:
+        while b"\0" in buffer:
+            raw, buffer = buffer.split(b"\0", 1)
+            answer: dict[str, object] = json.loads(raw)
+            if answer.get("id") == call_id:
+                if "error" in answer:
+                    raise RuntimeError(f"chromium refused {method}: {answer['error']}")
+                return answer
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([from_browser], [], [], left)[0]:
+            raise RuntimeError(f"chromium did not answer {method} within {TIMEOUT_S:g} s")
+        chunk = os.read(from_browser, 65536)
+        if not chunk:
+            raise RuntimeError(f"chromium closed the DevTools pipe before answering {method}")
+        buffer += chunk
+
+
+def seed_cookies(binary: str, profile: Path, cookies: Sequence[Cookie]) -> None:
+    """Store ``cookies`` (persistent, one hour) in the chromium profile ``profile``.
+
+    chromium's command line takes no cookie: a headless chromium on the
+    profile, driven through ``--remote-debugging-pipe`` (commands on its fd 3,
+    answers on its fd 4, NUL-terminated JSON), sets them with
+    ``Storage.setCookies`` and closes, which writes them to the profile.
+    """
+    child_in, to_browser = os.pipe()
+    from_browser, child_out = os.pipe()
+    child_in, child_out = _high_fd(child_in), _high_fd(child_out)
+    argv = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--remote-debugging-pipe",
+        "about:blank",
+    ]
+    # bash, not sh: dash cannot redirect file descriptors above 9.
+    redirect = f'exec "$@" 3<&{child_in} 4>&{child_out} {child_in}<&- {child_out}>&-'
+    process = subprocess.Popen(
+        ["bash", "-c", redirect, "bash", *argv],
+        pass_fds=(child_in, child_out),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(child_in)
+    os.close(child_out)
+    expires = time.time() + 3600
+    try:
+        with os.fdopen(to_browser, "wb") as pipe:
+            params = {
+                "cookies": [
+                    {"name": c.name, "value": c.value, "url": c.url, "expires": expires}
+                    for c in cookies
+                ]
+            }
+            _devtools_call(pipe, from_browser, 1, "Storage.setCookies", params)
+            _devtools_call(pipe, from_browser, 2, "Browser.close", {})
+        process.wait(timeout=TIMEOUT_S)
+    finally:
+        os.close(from_browser)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def open_page(
+    url: str, png: Path, *, wait_ms: int = 0, cookies: Sequence[Cookie] = ()
+) -> BrowserResult:
     """Screenshot the page at ``url`` into ``png`` headless; see the module docstring."""
     binary = shutil.which(CHROMIUM)
     if binary is None:
@@ -155,8 +266,12 @@ def open_page(url: str, png: Path) -> BrowserResult:
     requests: list[str] = []
     with tempfile.TemporaryDirectory(prefix="chaoslab-browser-") as tmp:
         work = Path(tmp)
+        if cookies:
+            for profile in ("profile-shot", "profile-dom"):
+                seed_cookies(binary, work / profile, cookies)
         shot_log = work / "shot-net.json"
-        shot = _run([binary, *_flags(work / "profile-shot", shot_log), f"--screenshot={png}", url])
+        shot_flags = _flags(work / "profile-shot", shot_log, wait_ms)
+        shot = _run([binary, *shot_flags, f"--screenshot={png}", url])
         if shot.returncode != 0 or not png.is_file():
             raise RuntimeError(
                 f"chromium failed ({shot.returncode}) to screenshot {url}:\n{shot.stderr[-2000:]}"
@@ -164,7 +279,8 @@ def open_page(url: str, png: Path) -> BrowserResult:
         console += _console(shot.stderr)
         requests += _requests(shot_log)
         dom_log = work / "dom-net.json"
-        dumped = _run([binary, *_flags(work / "profile-dom", dom_log), "--dump-dom", url])
+        dom_flags = _flags(work / "profile-dom", dom_log, wait_ms)
+        dumped = _run([binary, *dom_flags, "--dump-dom", url])
         console += _console(dumped.stderr)
         requests += _requests(dom_log)
     width, height = png_size(png)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,6 +25,7 @@ from stack.local import COMPONENTS, LocalStack
 from stack.ports import is_listening
 from stack.process import pid_alive, stop_pid
 from stack.state import StackState, read_state
+from tests.integration.browser import open_page
 
 pytestmark = pytest.mark.integration
 
@@ -144,6 +147,89 @@ def test_a_forced_error_is_one_bugsink_issue_with_fingerprint_and_run_id(lab: Lo
         assert detail.fingerprint == ["chaos-exception", "StackSmokeError"]
         assert detail.tags["run_id"] == run_id
         assert api.issues(tags={"run_id": "no-such-run"}) == []
+
+
+def prometheus_query(url: str, path: str, **params: str | float) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(url + path, params=params, timeout=10).json()
+    assert answer["status"] == "success", (params, answer)
+    data: dict[str, Any] = answer["data"]
+    return data
+
+
+def test_the_dashboard_shows_the_profile_panels_and_a_firing_alert(
+    lab: LocalStack, tmp_path: Path
+) -> None:
+    ep = lab.endpoints
+    state = read_state(lab.state_dir)
+    assert state is not None
+    assert ep.dashboard_url == f"{ep.prometheus_url}/consoles/chaoslab.html"
+    assert state.endpoints.dashboard_url == ep.dashboard_url
+    body = {"title": "dash", "body": "board", "owner_email": "lab@example.com"}
+    for _ in range(5):
+        assert httpx.post(ep.target_url + "/api/documents", json=body, timeout=10).is_success
+        assert httpx.get(ep.target_url + "/api/documents", timeout=10).is_success
+    # A real alert: every request raises until ExceptionStorm fires (lab time: ~10 s).
+    headers = {"X-Chaos-Token": ep.chaos_token}
+    storm = {"exception_rate": 1.0, "exception_type": "DashboardStormError"}
+    assert httpx.patch(ep.target_url + "/admin/chaos", json=storm, headers=headers).is_success
+
+    def storm_firing() -> bool:
+        httpx.get(ep.target_url + "/api/documents", timeout=10)
+        alerts = prometheus_query(ep.prometheus_url, "/api/v1/alerts")["alerts"]
+        return any(
+            a["labels"]["alertname"] == "ExceptionStorm" and a["state"] == "firing" for a in alerts
+        )
+
+    try:
+        eventually(storm_firing, 60, "ExceptionStorm firing")
+    finally:
+        httpx.delete(ep.target_url + "/admin/chaos", headers=headers)
+
+    page = httpx.get(ep.dashboard_url, timeout=10)
+    assert page.status_code == 200, page.text[-2000:]
+    panels = [(p.title, p.query_for("target")) for p in lab.profile.dashboard]
+    assert len(panels) == 10
+    exprs = re.findall(r'expr: ("(?:[^"\\]|\\.)*")', page.text)
+    assert [json.loads(e) for e in exprs] == [query for _, query in panels]
+    assert [html.unescape(t) for t in re.findall(r"<h3>(.*?)</h3>", page.text)] == [
+        title for title, _ in panels
+    ]
+    assert 'data-alertname="ExceptionStorm" data-state="firing"' in page.text
+    links = dict(re.findall(r'<a id="link-([a-z-]+)" href="([^"]+)"', page.text))
+    assert links["alertmanager"] == ep.alertmanager_url + "/#/alerts"
+    assert httpx.get(links["alertmanager-api"], timeout=10).status_code == 200
+    assert links["bugsink"] == ep.bugsink_url
+    assert links["traces"] == ep.traces_url + "/search"
+    end = time.time()
+    with_data = []
+    for title, query in panels:  # every query runs on the real series (no runtime error)
+        prometheus_query(ep.prometheus_url, "/api/v1/query", query=query)
+        found = prometheus_query(
+            ep.prometheus_url, "/api/v1/query_range", query=query, start=end - 900, end=end, step=2
+        )
+        with_data += [title] if found["result"] else []
+    assert {
+        "Request rate",
+        "Error ratio (5xx)",
+        "Latency p50 / p95 / p99",
+        "Pool connections",
+        "Pool acquire wait p95 / p99",
+        "Downstream latency p95",
+        "Exceptions",
+    } <= set(with_data)
+
+    result = open_page(ep.dashboard_url, tmp_path / "dashboard.png", wait_ms=12_000)
+
+    assert result.console_errors == []
+    assert result.network_requests == [], "the page loaded something beyond its origin"
+    for request in result.origin_requests:
+        assert httpx.get(request, timeout=10).status_code == 200, request
+    for index, (title, _) in enumerate(panels):
+        start = result.dom.index(f'id="graph-{index}"')
+        graph = result.dom[start : result.dom.find("</section>", start)]
+        drawn = re.search(r'<path [^>]*d="M', graph) is not None
+        assert drawn == (title in with_data), f"{title}: drawn {drawn}"
+    assert 'data-alertname="ExceptionStorm" data-state="firing"' in result.dom
 
 
 def test_target_down_fires_in_prometheus_alertmanager_and_the_webhook(lab: LocalStack) -> None:

@@ -87,6 +87,7 @@ def test_declarations_are_timed_from_the_fault_and_judged() -> None:
     assert wrong.delay_s == 20.0
     assert (wrong.component_correct, wrong.kind_correct, wrong.correct) == (False, False, False)
     assert (right.component_correct, right.kind_correct, right.correct) == (True, True, True)
+    assert [d.verdict for d in journal.declarations] == ["before the fault", "wrong", "right"]
     score = journal.score
     assert score.human_time_to_detect_s == 20.0
     assert score.human_time_to_diagnosis_s == 35.0
@@ -129,6 +130,12 @@ def test_a_team_faster_than_every_signal_is_said_so() -> None:
     state = _state([Declaration(at=at(1), by="bo", text="downstream latency", signal="trace")])
     journal = build(state, _secret(), status="scored", ended_at=at(100), verdicts=VERDICTS)
     assert journal.score.humans_ahead_s == 1.5
+    assert journal.declarations[0].verdict == "right"
+    sighting = _state([Declaration(at=at(3), by="bo", text="p95 is up", signal="metric")])
+    partly = _state([Declaration(at=at(3), by="bo", text="it", component="downstream")])
+    for declared, verdict in ((sighting, "seen"), (partly, "partly")):
+        judged = build(declared, _secret(), status="scored", ended_at=at(9), verdicts=VERDICTS)
+        assert judged.declarations[0].verdict == verdict
     assert "the team saw it 2 s before the first signal" in journal.score.summary
 
 

@@ -114,6 +114,12 @@ def test_a_picked_drill_stays_hidden_then_scores_two_declarations(
         status_json = up_stack.cli("drill", "status", "--json")
         assert status.returncode == 0
         assert "bo: the database is locked" in status.stdout
+        links = _json(status_json.stdout)["links"]
+        assert set(links) >= {"dashboard", "prometheus", "alertmanager", "bugsink", "traces"}
+        for name in ("dashboard", "prometheus", "alertmanager", "traces", "target health"):
+            answer = httpx.get(links[name], timeout=10, follow_redirects=True)
+            assert answer.status_code == 200, (name, links[name])
+        assert " / " in links["bugsink login"]
         secret = _wait_for(up_stack, "signal")
         # Nothing a responder can read names the scenario or its fault.
         visible = {
