@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import logging
 
-from stack.toxiproxy.collection import ProxyCollection, decode_proxy
+from stack.toxiproxy.collection import PROXY_FIELDS, ProxyCollection, decode_proxy
 from stack.toxiproxy.exceptions import ERR_TOXIC_NOT_FOUND, ApiError
+from stack.toxiproxy.gojson import bool_field, decode_json, string_field, struct_fields
 from stack.toxiproxy.httpserver import Request, Response
-from stack.toxiproxy.toxics import bool_field, decode_json, decode_object, string_field
+from stack.toxiproxy.metrics import CONTENT_TYPE, Metrics, accepts_gzip, compress
 
 log = logging.getLogger("stack.toxiproxy.api")
 
-#: Toxiproxy release whose API this server implements; the suffix says it is not the Go one.
-API_VERSION = "2.9.0"
-VERSION = f"{API_VERSION}+chaoslab"
+#: Toxiproxy release whose API this server implements.
+API_VERSION = "2.12.0"
+#: What ``GET /version`` and ``-version`` report: the release number alone, as the Go
+#: server does, so that clients parsing it (Ruby's ``Gem::Version``) accept it.
+VERSION = API_VERSION
 
 TEXT = "text/plain; charset=utf-8"
 NOT_FOUND = Response(404, b"404 page not found\n", TEXT, (("X-Content-Type-Options", "nosniff"),))
@@ -34,8 +37,9 @@ def error_response(error: ApiError) -> Response:
 class ToxiproxyApi:
     """Dispatches requests to the proxy collection."""
 
-    def __init__(self, collection: ProxyCollection) -> None:
+    def __init__(self, collection: ProxyCollection, metrics: Metrics | None = None) -> None:
         self.collection = collection
+        self.metrics = metrics or Metrics()
 
     async def __call__(self, request: Request) -> Response:
         if request.headers.get("user-agent", "").startswith("Mozilla/"):
@@ -59,6 +63,8 @@ class ToxiproxyApi:
                 if method == "GET":
                     body = f'{{"version": "{VERSION}"}}\n'.encode()
                     return Response(200, body, "application/json;charset=utf-8")
+            case ["metrics"] if self.metrics.enabled:
+                return self._metrics(request)  # any method, like Go's unrestricted route
             case ["populate"]:
                 if method == "POST":
                     return await self._populate(request.body)
@@ -84,24 +90,32 @@ class ToxiproxyApi:
                 return NOT_FOUND
         return METHOD_NOT_ALLOWED
 
+    def _metrics(self, request: Request) -> Response:
+        body = self.metrics.exposition()
+        if accepts_gzip(request.headers.get("accept-encoding", "")):
+            return Response(200, compress(body), CONTENT_TYPE, (("Content-Encoding", "gzip"),))
+        return Response(200, body, CONTENT_TYPE)
+
     async def _populate(self, body: bytes) -> Response:
-        try:
-            proxies = await self.collection.populate(body)
-        except ApiError as error:
+        proxies, error = await self.collection.populate(body)
+        # Go marshals the list it built; with no proxy in it, that is null.
+        listed = [p.to_json() for p in proxies] or None
+        if error is not None:
             log.warning("Populate errors: %s", error.message)
-            payload = {"error": error.message, "status": error.status, "proxies": []}
+            payload = {"error": error.message, "status": error.status, "proxies": listed}
             return _json(payload, error.status)
-        return _json({"proxies": [p.to_json() for p in proxies]}, 201)
+        return _json({"proxies": listed}, 201)
 
     async def _proxy(self, method: str, name: str, body: bytes) -> Response:
         if method == "GET":
             return _json(self.collection.get(name).to_json())
         if method in ("POST", "PATCH"):
             proxy = self.collection.get(name)
-            obj = decode_object(decode_json(body), "toxiproxy.Proxy")
-            listen = string_field(obj, "listen", proxy.listen, "Proxy")
-            upstream = string_field(obj, "upstream", proxy.upstream, "Proxy")
-            enabled = bool_field(obj, "enabled", proxy.enabled, "Proxy")
+            # Defaults are the proxy's own values: ``null`` or ``{}`` changes nothing.
+            fields = struct_fields(decode_json(body), "toxiproxy.Proxy", PROXY_FIELDS)
+            listen = string_field(fields, "listen", proxy.listen, "Proxy")
+            upstream = string_field(fields, "upstream", proxy.upstream, "Proxy")
+            enabled = bool_field(fields, "enabled", proxy.enabled, "Proxy")
             await proxy.update(listen, upstream, enabled)
             return _json(proxy.to_json())
         if method == "DELETE":

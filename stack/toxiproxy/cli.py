@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from stack.toxiproxy.api import VERSION
+from stack.toxiproxy.metrics import Metrics
 from stack.toxiproxy.server import ToxiproxyServer, new_event_loop
 
 log = logging.getLogger("stack.toxiproxy")
@@ -26,15 +27,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-config", "--config", type=Path, help="JSON file of proxies to create")
     parser.add_argument("-seed", "--seed", type=int, help="seed for toxicity and jitter rolls")
     parser.add_argument("-version", "--version", action="store_true", help="print the version")
-    for flag in ("proxy-metrics", "runtime-metrics"):
-        parser.add_argument(
-            f"-{flag}", f"--{flag}", action="store_true", help="accepted, not implemented"
-        )
+    parser.add_argument(
+        "-proxy-metrics",
+        "--proxy-metrics",
+        action="store_true",
+        help="serve toxiproxy_proxy_* byte counters on /metrics",
+    )
+    parser.add_argument(
+        "-runtime-metrics",
+        "--runtime-metrics",
+        action="store_true",
+        help="serve process and Python runtime metrics on /metrics",
+    )
     return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
-    server = ToxiproxyServer(args.host, args.port, args.seed)
+    metrics = Metrics(args.proxy_metrics, args.runtime_metrics)
+    server = ToxiproxyServer(args.host, args.port, args.seed, metrics)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -58,8 +68,6 @@ def main(argv: list[str] | None = None) -> int:
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    if args.proxy_metrics or args.runtime_metrics:
-        log.warning("metrics flags are accepted for compatibility but /metrics is not served")
     log.info("Starting Toxiproxy version=%s seed=%s", VERSION, args.seed)
     loop = new_event_loop()
     try:

@@ -1,6 +1,8 @@
 """A small HTTP/1.1 server on asyncio streams: keep-alive, Content-Length, chunked bodies.
 
 Just enough for a JSON control API; no dependency beyond the standard library.
+A request sent with ``Expect: 100-continue`` gets ``100 Continue`` before its
+body is read, as from Go's ``net/http``, so clients such as curl do not wait.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ log = logging.getLogger("stack.toxiproxy.http")
 
 MAX_LINE = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,21 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
     return await reader.readexactly(int(length))
 
 
-async def _read_request(reader: asyncio.StreamReader) -> tuple[Request, bool] | None:
+def _expects_continue(version: str, headers: dict[str, str]) -> bool:
+    """Whether the client waits for ``100 Continue`` before it sends a body (Go's rule:
+    HTTP/1.1 or later, a ``100-continue`` token, a body that is not declared empty)."""
+    if version == "HTTP/1.0":
+        return False
+    tokens = (token.strip().lower() for token in headers.get("expect", "").split(","))
+    if "100-continue" not in tokens:
+        return False
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    return chunked or headers.get("content-length", "0").strip() not in ("", "0")
+
+
+async def _read_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[Request, bool] | None:
     """The next request and whether the connection stays open after it; None at EOF."""
     line = await reader.readline()
     if not line:
@@ -95,6 +112,9 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[Request, bool] | 
         if not sep:
             raise BadRequest("malformed header")
         headers[name.strip().lower()] = value.strip()
+    if _expects_continue(version, headers):
+        writer.write(CONTINUE)
+        await writer.drain()
     body = await _read_body(reader, headers)
     connection = headers.get("connection", "").lower()
     keep_alive = "keep-alive" in connection if version == "HTTP/1.0" else "close" not in connection
@@ -125,7 +145,7 @@ async def serve_connection(
     try:
         while True:
             try:
-                parsed = await _read_request(reader)
+                parsed = await _read_request(reader, writer)
             except (BadRequest, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 writer.write(_encode(Response(400, b"400 Bad Request", "text/plain"), False))
                 break

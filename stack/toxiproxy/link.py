@@ -12,7 +12,9 @@ reordered; the link returns to the fast path once its chain is empty.
 Toxiproxy semantics kept on purpose: a finished direction closes its
 destination socket completely (``dest.Close()``, no half-close), and a
 ``reset_peer`` close sets ``SO_LINGER`` to 0 on both sockets so the peers see
-an RST.
+an RST. With proxy metrics on, a link adds the bytes it read to the received
+counter when its source ends, and the bytes it wrote to the sent counter when
+it ends, unless its destination was lost first (Go's ``io.Copy`` write error).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from stack.toxiproxy.exceptions import ToxiproxyError
+from stack.toxiproxy.metrics import LinkLabels, ProxyMetrics
 from stack.toxiproxy.pipes import Chunk, Item, Signal, Stage, Stub
 from stack.toxiproxy.toxics import Direction, Timeout, Toxic
 
@@ -75,6 +78,8 @@ class Side(asyncio.Protocol):
         link = self.reader
         if link is not None:
             if link.fast:
+                link.received += len(data)
+                link.sent += len(data)
                 link.dest_transport.write(data)
             else:
                 link.feed(data)
@@ -136,6 +141,11 @@ class Link:
         self.chain_paused = False
         self.dest_paused = False
         self.source_paused = False
+        self.received = 0  # bytes read from the source
+        self.sent = 0  # bytes written to the destination
+        self.metrics: tuple[ProxyMetrics, LinkLabels] | None = None
+        self.received_counted = False
+        self.sent_counted = False
         source.reader = self
         dest.writer = self
 
@@ -148,6 +158,7 @@ class Link:
     # -- data path ---------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
+        self.received += len(data)
         if self.stages:
             self.pending += len(data)
             self.stages[0].stub.input.put_nowait(Chunk(data, asyncio.get_running_loop().time()))
@@ -155,12 +166,14 @@ class Link:
                 self.chain_paused = True
                 self._update_reading()
         elif not self.done:
+            self.sent += len(data)
             self.dest_transport.write(data)
 
     def feed_eof(self) -> None:
         if self.eof_fed:
             return
         self.eof_fed = True
+        self._count_received()
         if self.stages:
             self.stages[0].stub.input.put_nowait(Signal.EOF)
         else:
@@ -171,11 +184,13 @@ class Link:
         if isinstance(item, Chunk):
             self.retire(len(item.data))
             if not self.done:
+                self.sent += len(item.data)
                 self.dest_transport.write(item.data)
             return
         if self.done:
             return
         self._finish()
+        self._count_sent()
         if item is Signal.RESET:
             _set_linger_zero(self.dest_transport)
             _set_linger_zero(self.source.transport)
@@ -192,6 +207,7 @@ class Link:
     def dest_gone(self) -> None:
         if not self.done:
             self._finish()
+            self.sent_counted = True  # lost before the end: Go's write fails, nothing counted
 
     def _finish(self) -> None:
         self.done = True
@@ -281,8 +297,22 @@ class Link:
 
     def kill(self) -> None:
         self._finish()
+        self._count_received()
+        self._count_sent()
         for stage in self.stages:
             stage.kill()
+
+    # -- metrics -----------------------------------------------------------------------
+
+    def _count_received(self) -> None:
+        if self.metrics is not None and not self.received_counted:
+            self.received_counted = True
+            self.metrics[0].add_received(self.metrics[1], self.received)
+
+    def _count_sent(self) -> None:
+        if self.metrics is not None and not self.sent_counted:
+            self.sent_counted = True
+            self.metrics[0].add_sent(self.metrics[1], self.sent)
 
 
 def _put(stage: Stage) -> Callable[[Item], None]:
@@ -329,6 +359,12 @@ class Connection:
             return
         up = Link(Direction.UPSTREAM, self.client, self.upstream, self.rngs[0])
         down = Link(Direction.DOWNSTREAM, self.upstream, self.client, self.rngs[1])
+        metrics = self.proxy.metrics
+        if metrics is not None:
+            for link in (up, down):
+                name = link.direction.name.lower()
+                labels = LinkLabels(name, self.proxy.name, self.proxy.listen, self.proxy.upstream)
+                link.metrics = (metrics, labels)
         self.links = (up, down)
         up.start(self.proxy.toxics_for(Direction.UPSTREAM))
         down.start(self.proxy.toxics_for(Direction.DOWNSTREAM))

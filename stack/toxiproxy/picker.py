@@ -75,6 +75,9 @@ class ToxiproxyProcess(Lifecycle):
         config: Path | None = None,
         log_path: Path | None = None,
         binary: str | None = None,
+        *,
+        proxy_metrics: bool = False,
+        runtime_metrics: bool = False,
     ) -> None:
         self.kind = kind
         self.host = host
@@ -82,6 +85,8 @@ class ToxiproxyProcess(Lifecycle):
         self.seed = seed
         self.config = config
         self.binary = binary
+        self.proxy_metrics = proxy_metrics
+        self.runtime_metrics = runtime_metrics
         self.log_path = log_path or Path(tempfile.mkdtemp(prefix="chaoslab-toxiproxy-")) / (
             f"toxiproxy-{kind}.log"
         )
@@ -114,6 +119,10 @@ class ToxiproxyProcess(Lifecycle):
             command += ["-seed", str(self.seed)]
         if self.config is not None:
             command += ["-config", str(self.config)]
+        if self.proxy_metrics:
+            command.append("-proxy-metrics")
+        if self.runtime_metrics:
+            command.append("-runtime-metrics")
         return command
 
     def start(self, timeout: float = 15.0) -> None:
@@ -147,21 +156,35 @@ def pick_server(
     in_process: bool = True,
     config: Path | None = None,
     log_path: Path | None = None,
+    proxy_metrics: bool = False,
+    runtime_metrics: bool = False,
 ) -> ToxiproxyHandle:
     """The real ``toxiproxy-server`` if on PATH (or asked for), else the embedded server.
 
     The embedded server runs in a background thread (``in_process=True``) or as
-    a ``chaoslab-toxiproxy`` child process. Nothing is started: call ``start()``
-    or use the handle as a context manager.
+    a ``chaoslab-toxiproxy`` child process. ``proxy_metrics`` / ``runtime_metrics``
+    turn on ``/metrics`` (``-proxy-metrics`` / ``-runtime-metrics``). Nothing is
+    started: call ``start()`` or use the handle as a context manager.
     """
     binary = real_binary()
     if prefer == "real" and binary is None:
         raise BinaryNotFound(REAL_BINARY, INSTALL_HINT)
-    if binary is not None and prefer in ("auto", "real"):
-        return ToxiproxyProcess("real", host, port, seed, config, log_path, binary=binary)
-    if in_process:
-        return EmbeddedToxiproxy(host, port, seed, config)
-    return ToxiproxyProcess("embedded", host, port, seed, config, log_path)
+    if in_process and (binary is None or prefer == "embedded"):
+        return EmbeddedToxiproxy(
+            host, port, seed, config, proxy_metrics=proxy_metrics, runtime_metrics=runtime_metrics
+        )
+    kind: Kind = "real" if binary is not None and prefer in ("auto", "real") else "embedded"
+    return ToxiproxyProcess(
+        kind,
+        host,
+        port,
+        seed,
+        config,
+        log_path,
+        binary=binary if kind == "real" else None,
+        proxy_metrics=proxy_metrics,
+        runtime_metrics=runtime_metrics,
+    )
 
 
 toxiproxy_server = pick_server

@@ -26,6 +26,7 @@ from stack.toxiproxy.toxics import (
     Bandwidth,
     Latency,
     LimitData,
+    Noop,
     ResetPeer,
     Slicer,
     SlowClose,
@@ -224,6 +225,7 @@ async def limit_data(stub: Stub, attrs: LimitData) -> None:
 PipeFactory = Callable[[Stub, Any], Coroutine[Any, Any, None]]
 
 PIPES: dict[type[Attributes], PipeFactory] = {
+    Noop: noop,
     Latency: latency,
     Bandwidth: bandwidth,
     SlowClose: slow_close,

@@ -7,39 +7,41 @@ import logging
 import os
 import random
 
+from stack.toxiproxy.address import (
+    AddressError,
+    join_address,
+    resolve_tcp,
+    resolved_address,
+    split_address,
+)
 from stack.toxiproxy.exceptions import ERR_TOXIC_NOT_FOUND, ApiError
 from stack.toxiproxy.link import Connection, Link
+from stack.toxiproxy.metrics import ProxyMetrics
 from stack.toxiproxy.toxics import Direction, Toxic, decode_new_toxic, decode_toxic_update
 
 log = logging.getLogger("stack.toxiproxy")
 
-
-def split_address(address: str) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port``, ``:port``) → (host, port) like Go's ``net.SplitHostPort``."""
-    host, sep, port = address.rpartition(":")
-    if not sep:
-        raise ValueError(f"address {address}: missing port in address")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"address {address}: invalid port")
-    return host, int(port)
-
-
-def join_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+__all__ = ["Proxy", "join_address", "split_address"]
 
 
 class Proxy:
     """A named proxy from ``listen`` to ``upstream``; toxics apply to every connection."""
 
-    def __init__(self, name: str, listen: str, upstream: str, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        listen: str,
+        upstream: str,
+        seed: int | None = None,
+        metrics: ProxyMetrics | None = None,
+    ) -> None:
         self.name = name
         # Go would listen on every interface for an empty address; the lab stays on loopback.
         self.listen = listen or "127.0.0.1:0"
         self.upstream = upstream
         self.enabled = False
         self.seed = seed
+        self.metrics = metrics  # where links count their bytes, when proxy metrics are on
         self.toxics: dict[Direction, list[Toxic]] = {d: [] for d in Direction}
         self.server: asyncio.Server | None = None
         self.connections: set[Connection] = set()
@@ -85,12 +87,16 @@ class Proxy:
         return conn.client
 
     async def start(self) -> None:
-        """Listen (Toxiproxy's ``start``); a port of 0 is replaced by the one chosen."""
+        """Listen (Toxiproxy's ``start``) on the resolved address; port 0 is replaced.
+
+        Like ``net.Listen``: a hostname is resolved to its first IPv4 address, an
+        address that does not resolve or bind is a 500 and leaves the proxy disabled.
+        """
         if self.enabled:
             return
         try:
-            host, port = split_address(self.listen)
-        except ValueError as exc:
+            host, port = await resolve_tcp(self.listen)
+        except AddressError as exc:
             raise ApiError(f"listen tcp: {exc}", 500) from None
         loop = asyncio.get_running_loop()
         try:
@@ -99,13 +105,25 @@ class Proxy:
             )
         except OSError as exc:
             reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-            raise ApiError(f"listen tcp {self.listen}: bind: {reason}", 500) from None
+            where = join_address(host, port)
+            raise ApiError(f"listen tcp {where}: bind: {reason}", 500) from None
         bound = self.server.sockets[0].getsockname()
         self.listen = join_address(bound[0], bound[1])
         self.enabled = True
         log.info(
             "Started proxy name=%s proxy=%s upstream=%s", self.name, self.listen, self.upstream
         )
+
+    async def differs(self, listen: str, upstream: str) -> bool:
+        """Toxiproxy's ``Proxy.Differs``: another upstream, or a listen address that
+        resolves to something else than the current one (``localhost:N`` is the same
+        as ``127.0.0.1:N``). An address that does not resolve is a 500.
+        """
+        try:
+            resolved = await resolved_address(listen)
+        except AddressError as exc:
+            raise ApiError(str(exc), 500) from None
+        return resolved != self.listen or upstream != self.upstream
 
     async def stop(self) -> None:
         """Stop listening and close every connection (Toxiproxy's ``stop``)."""
@@ -122,7 +140,9 @@ class Proxy:
         )
 
     async def update(self, listen: str, upstream: str, enabled: bool) -> None:
-        if listen != self.listen or upstream != self.upstream:
+        """Toxiproxy's ``Proxy.Update``: restart on a different address, then enable or
+        disable. A listen address that does not resolve changes nothing (500)."""
+        if await self.differs(listen, upstream):
             await self.stop()
             self.listen = listen or "127.0.0.1:0"
             self.upstream = upstream

@@ -12,8 +12,9 @@ from stack.lifecycle import Lifecycle
 from stack.ports import LOOPBACK
 from stack.toxiproxy.api import VERSION, ToxiproxyApi
 from stack.toxiproxy.collection import ProxyCollection
-from stack.toxiproxy.exceptions import ApiError, ServerNotRunning
+from stack.toxiproxy.exceptions import ServerNotRunning
 from stack.toxiproxy.httpserver import serve_connection
+from stack.toxiproxy.metrics import Metrics
 
 log = logging.getLogger("stack.toxiproxy")
 
@@ -29,14 +30,25 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 class ToxiproxyServer:
-    """API listener plus proxies, running on the current event loop."""
+    """API listener plus proxies, running on the current event loop.
 
-    def __init__(self, host: str = LOOPBACK, port: int = 0, seed: int | None = None) -> None:
+    ``metrics`` says which metrics ``/metrics`` serves (``-proxy-metrics``,
+    ``-runtime-metrics``); without any, ``/metrics`` is a 404 as in Toxiproxy.
+    """
+
+    def __init__(
+        self,
+        host: str = LOOPBACK,
+        port: int = 0,
+        seed: int | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.seed = seed
-        self.collection = ProxyCollection(seed)
-        self.api = ToxiproxyApi(self.collection)
+        self.metrics = metrics or Metrics()
+        self.collection = ProxyCollection(seed, self.metrics.proxy)
+        self.api = ToxiproxyApi(self.collection, self.metrics)
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.StreamWriter] = set()
 
@@ -66,10 +78,9 @@ class ToxiproxyServer:
         except OSError as exc:
             log.error("Error reading config file config=%s error=%s", path, exc)
             return
-        try:
-            proxies = await self.collection.populate(body)
-        except ApiError as exc:
-            log.error("Failed to populate proxies from file: %s", exc.message)
+        proxies, error = await self.collection.populate(body)
+        if error is not None:
+            log.error("Failed to populate proxies from file: %s", error.message)
             return
         log.info("Populated proxies from file config=%s proxies=%d", path, len(proxies))
 
@@ -86,7 +97,9 @@ class EmbeddedToxiproxy(Lifecycle):
     """The embedded server on its own event loop in a daemon thread.
 
     ``start()`` returns once the API listens; ``port=0`` picks a free port,
-    read back from :attr:`port` / :attr:`api_url`. Also a context manager.
+    read back from :attr:`port` / :attr:`api_url`. ``proxy_metrics`` and
+    ``runtime_metrics`` are the server's ``-proxy-metrics`` / ``-runtime-metrics``.
+    Also a context manager.
     """
 
     kind = "embedded"
@@ -97,11 +110,16 @@ class EmbeddedToxiproxy(Lifecycle):
         port: int = 0,
         seed: int | None = None,
         config: Path | None = None,
+        *,
+        proxy_metrics: bool = False,
+        runtime_metrics: bool = False,
     ) -> None:
         self.host = host
         self.requested_port = port
         self.seed = seed
         self.config = config
+        self.proxy_metrics = proxy_metrics
+        self.runtime_metrics = runtime_metrics
         self.server: ToxiproxyServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -144,7 +162,8 @@ class EmbeddedToxiproxy(Lifecycle):
         loop = new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
-        server = ToxiproxyServer(self.host, self.requested_port, self.seed)
+        metrics = Metrics(self.proxy_metrics, self.runtime_metrics)
+        server = ToxiproxyServer(self.host, self.requested_port, self.seed, metrics)
         try:
             loop.run_until_complete(server.start())
             if self.config is not None:

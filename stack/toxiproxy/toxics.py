@@ -1,28 +1,27 @@
-"""Toxic definitions: the seven Toxiproxy toxics, their attributes and JSON wire form.
+"""Toxic definitions: Toxiproxy's registered toxics, their attributes and JSON wire form.
 
 Decoding follows Toxiproxy's ``ToxicCollection.AddToxicJson`` step by step so that
 bad input gets the same status and message prefix as the Go server: body → stream →
-default name → type → duplicate name → attributes. Attribute values are decoded
-like Go's ``encoding/json`` into ``int64``/``int`` fields: integers only, ``null``
-keeps the default, unknown keys are ignored.
+default name → type → duplicate name → attributes. Bodies are read with Go's
+``encoding/json`` rules (:mod:`stack.toxiproxy.gojson`); attribute values fill
+``int64``/``int`` fields: integers only, ``null`` keeps the default, unknown keys
+are ignored.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 from stack.toxiproxy.exceptions import (
-    ERR_BAD_REQUEST_BODY,
     ERR_INVALID_STREAM,
     ERR_INVALID_TOXIC_TYPE,
     ERR_TOXIC_ALREADY_EXISTS,
-    ApiError,
 )
+from stack.toxiproxy.gojson import decode_json, string_field, struct_fields, type_error
 
 
 class Direction(enum.IntEnum):
@@ -37,6 +36,13 @@ class Direction(enum.IntEnum):
             return cls[value.upper()]
         except KeyError:
             raise ERR_INVALID_STREAM from None
+
+
+@dataclass(frozen=True)
+class Noop:
+    """Pass everything through unchanged (registered as ``noop`` in Toxiproxy's toxics)."""
+
+    go_name: ClassVar[str] = "NoopToxic"
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,11 @@ class LimitData:
     bytes: int = 0
 
 
-Attributes = Latency | Bandwidth | SlowClose | Timeout | ResetPeer | Slicer | LimitData
+Attributes = Noop | Latency | Bandwidth | SlowClose | Timeout | ResetPeer | Slicer | LimitData
 
+#: The toxic types Toxiproxy 2.12 registers (``toxics.Register`` in each ``toxics/*.go``).
 TOXIC_TYPES: dict[str, type[Attributes]] = {
+    "noop": Noop,
     "latency": Latency,
     "bandwidth": Bandwidth,
     "slow_close": SlowClose,
@@ -140,102 +148,47 @@ class Toxic:
         }
 
 
-def _json_kind(value: object) -> str:
-    """The JSON kind Go names in unmarshal errors."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+TOXIC_FIELDS = ("name", "type", "stream", "toxicity", "attributes")
+UPDATE_FIELDS = ("attributes", "toxicity")
 
 
-def decode_json(body: bytes) -> object:
-    """First JSON value of ``body`` like Go's ``json.Decoder.Decode``; 400 on error."""
-    text = body.decode("utf-8", errors="replace").lstrip()
-    if not text:
-        raise ERR_BAD_REQUEST_BODY.joined("EOF")
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text)
-    except json.JSONDecodeError as exc:
-        raise ERR_BAD_REQUEST_BODY.joined(f"invalid character: {exc.msg}") from None
-    return value
-
-
-def _type_error(value: object, where: str, go_type: str) -> ApiError:
-    return ERR_BAD_REQUEST_BODY.joined(
-        f"json: cannot unmarshal {_json_kind(value)} into Go struct field {where} of type {go_type}"
-    )
-
-
-def decode_object(value: object, go_type: str) -> dict[str, object]:
-    if not isinstance(value, dict):
-        raise ERR_BAD_REQUEST_BODY.joined(
-            f"json: cannot unmarshal {_json_kind(value)} into Go value of type {go_type}"
-        )
-    return value
-
-
-def string_field(obj: dict[str, object], key: str, default: str, where: str) -> str:
-    value = obj.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise _type_error(value, f"{where}.{key}", "string")
-    return value
-
-
-def bool_field(obj: dict[str, object], key: str, default: bool, where: str) -> bool:
-    value = obj.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise _type_error(value, f"{where}.{key}", "bool")
-    return value
-
-
-def _toxicity_field(obj: dict[str, object], default: float) -> float:
-    value = obj.get("toxicity")
+def _toxicity_field(fields: dict[str, object], default: float) -> float:
+    value = fields.get("toxicity")
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _type_error(value, "ToxicWrapper.toxicity", "float32")
+        raise type_error(value, "ToxicWrapper.toxicity", "float32")
     return float(value)
 
 
 def apply_attributes(base: Attributes, raw: object) -> Attributes:
-    """``base`` with the integer fields present in ``raw`` replaced (Go unmarshal rules)."""
+    """``base`` with the integer fields set in ``raw`` replaced (Go unmarshal rules)."""
     if raw is None:
         return base
     kind = type(base)
     if not isinstance(raw, dict):
-        raise _type_error(raw, ".attributes", f"toxics.{kind.go_name}")
+        raise type_error(raw, ".attributes", f"toxics.{kind.go_name}")
     go_int = getattr(kind, "go_int", "int64")
+    names = [field.name for field in dataclasses.fields(base)]
     changes: dict[str, int] = {}
-    for field in dataclasses.fields(base):
-        value = raw.get(field.name)
-        if value is None:
-            continue
+    for name, value in struct_fields(raw, f"toxics.{kind.go_name}", names).items():
         if isinstance(value, bool) or not isinstance(value, int):
-            where = f"{kind.go_name}.attributes.{field.name}"
-            raise _type_error(value, where, go_int)
-        changes[field.name] = value
+            raise type_error(value, f"{kind.go_name}.attributes.{name}", go_int)
+        changes[name] = value
     merged = {**dataclasses.asdict(base), **changes}
     return kind(**merged)
 
 
 def decode_new_toxic(body: bytes, exists: Callable[[str], bool]) -> Toxic:
-    """Parse a ``POST /proxies/{proxy}/toxics`` body, in Toxiproxy's order of checks."""
-    obj = decode_object(decode_json(body), "toxics.ToxicWrapper")
-    name = string_field(obj, "name", "", "ToxicWrapper")
-    type_name = string_field(obj, "type", "", "ToxicWrapper")
-    stream = string_field(obj, "stream", "downstream", "ToxicWrapper")
-    toxicity = _toxicity_field(obj, 1.0)
+    """Parse a ``POST /proxies/{proxy}/toxics`` body, in Toxiproxy's order of checks.
+
+    A ``null`` body is an empty wrapper: its type is empty, hence "invalid toxic type".
+    """
+    fields = struct_fields(decode_json(body), "toxics.ToxicWrapper", TOXIC_FIELDS)
+    name = string_field(fields, "name", "", "ToxicWrapper")
+    type_name = string_field(fields, "type", "", "ToxicWrapper")
+    stream = string_field(fields, "stream", "downstream", "ToxicWrapper")
+    toxicity = _toxicity_field(fields, 1.0)
     Direction.parse(stream)
     if not name:
         name = f"{type_name}_{stream}"
@@ -244,13 +197,17 @@ def decode_new_toxic(body: bytes, exists: Callable[[str], bool]) -> Toxic:
         raise ERR_INVALID_TOXIC_TYPE
     if exists(name):
         raise ERR_TOXIC_ALREADY_EXISTS
-    attributes = apply_attributes(kind(), obj.get("attributes"))
+    attributes = apply_attributes(kind(), fields.get("attributes"))
     return Toxic(name, type_name, stream, toxicity, attributes)
 
 
 def decode_toxic_update(existing: Toxic, body: bytes) -> Toxic:
-    """Parse a ``PATCH /proxies/{proxy}/toxics/{toxic}`` body: attributes and toxicity."""
-    obj = decode_object(decode_json(body), "struct { Attributes interface {}; Toxicity float32 }")
-    toxicity = _toxicity_field(obj, existing.toxicity)
-    attributes = apply_attributes(existing.attributes, obj.get("attributes"))
+    """Parse a ``PATCH /proxies/{proxy}/toxics/{toxic}`` body: attributes and toxicity.
+
+    A ``null`` body (or ``null`` values) leaves the toxic as it is.
+    """
+    go_type = "struct { Attributes interface {}; Toxicity float32 }"
+    fields = struct_fields(decode_json(body), go_type, UPDATE_FIELDS)
+    toxicity = _toxicity_field(fields, existing.toxicity)
+    attributes = apply_attributes(existing.attributes, fields.get("attributes"))
     return dataclasses.replace(existing, toxicity=toxicity, attributes=attributes)

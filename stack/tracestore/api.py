@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from stack.tracestore.dependencies import StoreDep
+from stack.tracestore.dependencies import ClockDep, StoreDep
 from stack.tracestore.exceptions import InvalidQuery
 from stack.tracestore.jaeger import (
     JaegerError,
@@ -81,9 +81,9 @@ def get_operations(
 
 
 @router.get("/traces")
-def search_traces(request: Request, store: StoreDep) -> JSONResponse:
+def search_traces(request: Request, store: StoreDep, clock: ClockDep) -> JSONResponse:
     params = {name: request.query_params.getlist(name) for name in request.query_params}
-    query = parse_trace_query(params)
+    query = parse_trace_query(params, clock())
     trace_ids = store.find_trace_ids(query)
     found = store.traces(trace_ids)
     traces = [to_jaeger_trace(trace_id, spans) for trace_id, spans in found.items()]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -20,13 +21,19 @@ async def _invalid_query(request: Request, exc: Exception) -> JSONResponse:
     return api.jaeger_error(400, str(exc))
 
 
-def create_app(db_path: Path | str, retention: Retention | None = None) -> FastAPI:
+def create_app(
+    db_path: Path | str,
+    retention: Retention | None = None,
+    *,
+    clock: Callable[[], int] = time.time_ns,
+) -> FastAPI:
     """The trace store app over the SQLite file ``db_path`` (created when missing).
 
     The store opens when the app starts (ASGI lifespan) and closes, after
-    writing what is queued, when it shuts down.
+    writing what is queued, when it shuts down. ``clock`` (unix nanoseconds) is
+    "now" for searches without a time bound and for the store's retention.
     """
-    store = SpanStore(Path(db_path), retention)
+    store = SpanStore(Path(db_path), retention, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,6 +51,7 @@ def create_app(db_path: Path | str, retention: Retention | None = None) -> FastA
         redoc_url=None,
     )
     app.state.store = store
+    app.state.clock = clock
     app.add_exception_handler(InvalidQuery, _invalid_query)
     app.include_router(receiver.router)
     app.include_router(api.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,4 +16,11 @@ def get_store(request: Request) -> SpanStore:
     return store
 
 
+def get_clock(request: Request) -> Callable[[], int]:
+    """The app's clock, unix nanoseconds (set by :func:`stack.tracestore.app.create_app`)."""
+    clock: Callable[[], int] = request.app.state.clock
+    return clock
+
+
 StoreDep = Annotated[SpanStore, Depends(get_store)]
+ClockDep = Annotated[Callable[[], int], Depends(get_clock)]

@@ -3,15 +3,18 @@
 OTLP requests are decoded into :class:`StoredSpan` values, written to SQLite,
 read back as :class:`StoredSpan` and rendered as Jaeger JSON. Attribute values
 keep their Jaeger value type (``string``, ``bool``, ``int64``, ``float64``,
-``binary``); OTLP arrays and maps become JSON strings, as Jaeger's OTLP
-translator does.
+``binary``, whose value is kept in base64); OTLP arrays and maps become
+strings of their JSON, as Jaeger's OTLP translator does.
 """
 
 from __future__ import annotations
 
+import base64
 import enum
 from dataclasses import dataclass
 from typing import Literal
+
+from stack.tracestore.gotext import float_text
 
 ValueType = Literal["string", "bool", "int64", "float64", "binary"]
 AttributeValue = str | bool | int | float
@@ -52,10 +55,20 @@ class Attribute:
     value: AttributeValue
 
     def as_string(self) -> str:
-        """The value as Jaeger compares it with a ``tags`` query value."""
+        """The value as Jaeger's tag search compares it with a ``tags`` query value.
+
+        That is jaeger-idl's ``KeyValue.AsString``: ``true``/``false``, integers in
+        decimal, a float64 as ``strconv.FormatFloat(v, 'g', 10, 64)`` (``1.23456789e+11``)
+        and binary as lowercase hex, although the JSON answer shows the float as a
+        number and the bytes in base64.
+        """
         if isinstance(self.value, bool):
             return "true" if self.value else "false"
-        return str(self.value)  # floats as Python's repr, which is also their JSON text
+        if self.type == "float64" and isinstance(self.value, int | float):
+            return float_text(float(self.value))
+        if self.type == "binary":
+            return base64.b64decode(str(self.value)).hex()
+        return str(self.value)
 
 
 @dataclass(frozen=True, slots=True)

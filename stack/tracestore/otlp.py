@@ -32,6 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from stack.tracestore.exceptions import OtlpDecodeError, UnsupportedMediaType
+from stack.tracestore.gotext import JsonValue, float_text, json_text
 from stack.tracestore.model import (
     UNKNOWN_SERVICE,
     Attribute,
@@ -279,16 +280,25 @@ def _attribute(key: str, any_value: Any) -> Attribute:
         number = float(any_value.double_value)
         if math.isfinite(number):
             return Attribute(key, "float64", number)
-        return Attribute(key, "string", str(number))
+        # JSON has no NaN or infinity: keep the text Jaeger's tag search compares.
+        return Attribute(key, "string", float_text(number))
     if which == "bytes_value":
         return Attribute(key, "binary", base64.b64encode(any_value.bytes_value).decode())
     if which in ("array_value", "kvlist_value"):
-        return Attribute(key, "string", json.dumps(_plain(any_value), separators=(",", ":")))
+        return Attribute(key, "string", _json_of(any_value))
     return Attribute(key, "string", str(any_value.string_value))
 
 
-def _plain(any_value: Any) -> object:
-    """An OTLP AnyValue as plain JSON-able Python (for arrays and maps)."""
+def _json_of(any_value: Any) -> str:
+    """An array or map as pdata's ``Value.AsString``: Go JSON, "" when it cannot encode."""
+    try:
+        return json_text(_plain(any_value))
+    except ValueError:  # a NaN or infinity inside: Go's encoder fails, AsString is empty
+        return ""
+
+
+def _plain(any_value: Any) -> JsonValue:
+    """An OTLP AnyValue as plain Python, as pdata's ``AsRaw`` (bytes in base64, as Go's JSON)."""
     which = any_value.WhichOneof("value")
     if which == "array_value":
         return [_plain(item) for item in any_value.array_value.values]
@@ -296,12 +306,15 @@ def _plain(any_value: Any) -> object:
         return {str(kv.key): _plain(kv.value) for kv in any_value.kvlist_value.values}
     if which == "bytes_value":
         return base64.b64encode(any_value.bytes_value).decode()
+    if which == "bool_value":
+        return bool(any_value.bool_value)
+    if which == "int_value":
+        return int(any_value.int_value)
     if which == "double_value":
-        number = float(any_value.double_value)
-        return number if math.isfinite(number) else str(number)
-    if which is None:
-        return None
-    return getattr(any_value, which)
+        return float(any_value.double_value)
+    if which == "string_value":
+        return str(any_value.string_value)
+    return None
 
 
 __all__ = [

@@ -4,12 +4,17 @@
 ``operation``, ``tags`` (a JSON object of strings) and/or repeated
 ``tag=key:value``, ``start``/``end`` (unix microseconds, bounds on a span's
 start time), ``minDuration``/``maxDuration`` (Go duration strings such as
-``100ms``, ``1.5s``, ``500us``), ``limit`` (traces, default 100) and
-``lookback`` (``1h``, ``2d``...: the start bound when ``start`` is absent).
+``100ms``, ``1.5s``, ``500us``; 0 is no bound), ``limit`` (traces, default
+100) and ``lookback`` (``1h``, ``2d``...: the start bound when ``start`` is
+absent; an addition of this store, which Jaeger ignores).
+
+As in Jaeger's query service, a missing ``end`` is now and a missing ``start``
+is now minus the lookback: 48 hours unless ``lookback`` says otherwise (see
+``parse_trace_query``'s ``default_lookback_ns``).
 
 A trace matches when at least one of its spans satisfies every condition;
 tag values are compared as strings with a span's tags, its process tags and
-its log fields, as Jaeger's own stores do.
+its log fields, as Jaeger's own stores do (Attribute.as_string).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from stack.tracestore.jaeger import log_fields, process_tags, span_tags
 from stack.tracestore.model import StoredSpan
 
 DEFAULT_LIMIT = 100
+DEFAULT_LOOKBACK_NS = 48 * 3_600_000_000_000
+"""How far back a search without ``start`` looks (Jaeger's default query lookback)."""
 TRACE_ID_HEX_DIGITS = 32
 
 _UNIT_NS: dict[str, int] = {
@@ -113,11 +120,12 @@ def _micros_to_ns(params: Mapping[str, Sequence[str]], name: str) -> int | None:
 
 
 def _duration(params: Mapping[str, Sequence[str]], name: str) -> int | None:
+    """A duration bound; absent, empty or zero is none, as for Jaeger."""
     raw = _single(params, name)
     if not raw:
         return None
     try:
-        return parse_duration_ns(raw)
+        return parse_duration_ns(raw) or None
     except InvalidQuery as exc:
         raise InvalidQuery(f"unable to parse param '{name}': {exc}") from exc
 
@@ -143,8 +151,29 @@ def _tags(params: Mapping[str, Sequence[str]]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(tags.items()))
 
 
-def parse_trace_query(params: Mapping[str, Sequence[str]], now_ns: int | None = None) -> TraceQuery:
-    """Parse ``GET /api/traces`` query parameters (each name → its values)."""
+def _lookback_ns(params: Mapping[str, Sequence[str]], default_ns: int | None) -> int | None:
+    raw = _single(params, "lookback")
+    if raw:
+        try:
+            return parse_duration_ns(raw, allow_days=True)
+        except InvalidQuery:
+            pass  # the Jaeger UI sends lookback=custom with explicit start/end
+    return default_ns
+
+
+def parse_trace_query(
+    params: Mapping[str, Sequence[str]],
+    now_ns: int | None = None,
+    *,
+    default_lookback_ns: int | None = DEFAULT_LOOKBACK_NS,
+) -> TraceQuery:
+    """Parse ``GET /api/traces`` query parameters (each name → its values).
+
+    A missing ``end`` becomes now (``now_ns``, by default the current time) and a
+    missing ``start`` now minus ``lookback``, or else minus ``default_lookback_ns``.
+    With ``default_lookback_ns=None`` nothing is implied: bounds that are absent (and
+    not given by ``lookback``) stay open.
+    """
     limit_raw = _single(params, "limit")
     try:
         limit = int(limit_raw) if limit_raw else DEFAULT_LIMIT
@@ -152,22 +181,20 @@ def parse_trace_query(params: Mapping[str, Sequence[str]], now_ns: int | None = 
         raise InvalidQuery(
             f"unable to parse param 'limit': {limit_raw!r} is not an integer"
         ) from exc
+    now = time.time_ns() if now_ns is None else now_ns
     start_min = _micros_to_ns(params, "start")
-    lookback = _single(params, "lookback")
-    if start_min is None and lookback:
-        try:
-            span_ns = parse_duration_ns(lookback, allow_days=True)
-        except InvalidQuery:
-            # The UI sends lookback=custom with explicit start/end; Jaeger ignores lookback.
-            span_ns = None
-        if span_ns is not None:
-            start_min = (time.time_ns() if now_ns is None else now_ns) - span_ns
+    start_max = _micros_to_ns(params, "end")
+    if start_max is None and default_lookback_ns is not None:
+        start_max = now
+    lookback = _lookback_ns(params, default_lookback_ns)
+    if start_min is None and lookback is not None:
+        start_min = now - lookback
     query = TraceQuery(
         service=_single(params, "service"),
         operation=_single(params, "operation"),
         tags=_tags(params),
         start_min_ns=start_min,
-        start_max_ns=_micros_to_ns(params, "end"),
+        start_max_ns=start_max,
         min_duration_ns=_duration(params, "minDuration"),
         max_duration_ns=_duration(params, "maxDuration"),
         limit=limit if limit > 0 else DEFAULT_LIMIT,
@@ -186,6 +213,7 @@ def parse_trace_query(params: Mapping[str, Sequence[str]], now_ns: int | None = 
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "DEFAULT_LOOKBACK_NS",
     "TraceQuery",
     "normalize_trace_id",
     "parse_duration_ns",

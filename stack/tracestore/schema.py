@@ -9,6 +9,7 @@ retention; ``id`` is the arrival order.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import cast
 
@@ -145,19 +146,32 @@ _DERIVED_TAGS = frozenset(
     }
 )
 _RAW_TEXT = "(attributes || resource_attributes || events)"
+_HAS_NEEDLE = f"instr({_RAW_TEXT}, ?) > 0"
+# Texts that may be a float64 tag's (Go's 'g' format) or a binary tag's (hex) as_string,
+# which the stored JSON (the float's repr, the bytes in base64) need not contain.
+_FLOAT_TEXT = re.compile(r"-?\d+(\.\d+)?(e[+-]\d+)?")
+_HEX_TEXT = re.compile(r"([0-9a-f]{2})*")
 
 
 def tag_prefilter(key: str, value: str) -> tuple[str, list[str]] | None:
     """A cheap SQL condition every span with tag ``key`` = ``value`` satisfies, if any.
 
-    An attribute is stored as the JSON ``["key", "type", value]`` and ``as_string`` of
-    every value type is a substring of its JSON text, so both must occur in the raw JSON
-    columns. Python then checks the candidates exactly (TraceQuery.matches_tags).
+    An attribute is stored as the JSON ``["key", "type", value]``, so the key's JSON
+    occurs in the raw JSON columns, and so does ``value`` unless the tag is a float64
+    or binary one, whose as_string is not its stored JSON: when ``value`` could be such
+    a text, a span holding an attribute of that type is a candidate too. Python then
+    checks the candidates exactly (TraceQuery.matches_tags).
     """
     if key in _DERIVED_TAGS:
         return None
-    sql = f"instr({_RAW_TEXT}, ?) > 0 AND instr({_RAW_TEXT}, ?) > 0"
-    needles = [json.dumps(key), json.dumps(value)[1:-1]]
+    texts = [json.dumps(value)[1:-1]]
+    if _FLOAT_TEXT.fullmatch(value):
+        texts.append(json.dumps("float64"))
+    if _HEX_TEXT.fullmatch(value):
+        texts.append(json.dumps("binary"))
+    any_text = " OR ".join([_HAS_NEEDLE] * len(texts))
+    sql = f"{_HAS_NEEDLE} AND ({any_text})"
+    needles = [json.dumps(key), *texts]
     if key == "error" and value == "true":
         return f"(status_code = {int(StatusCode.ERROR)} OR ({sql}))", needles
     return sql, needles

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import time
 import zlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -30,7 +29,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from stack.tracestore.dependencies import StoreDep
+from stack.tracestore.dependencies import ClockDep, StoreDep
 from stack.tracestore.exceptions import InvalidQuery
 from stack.tracestore.jaeger import process_tags
 from stack.tracestore.model import StatusCode, StoredSpan
@@ -212,8 +211,11 @@ def jaeger_params(form: SearchForm) -> dict[str, list[str]]:
 
 
 def search_query(form: SearchForm, now_ns: int) -> TraceQuery:
-    """The store query for ``form``; :class:`InvalidQuery` when a field is malformed."""
-    query = parse_trace_query(jaeger_params(form), now_ns)
+    """The store query for ``form``; :class:`InvalidQuery` when a field is malformed.
+
+    Unlike the API, the page implies no time window: "all time" has no bound.
+    """
+    query = parse_trace_query(jaeger_params(form), now_ns, default_lookback_ns=None)
     bounds = (query.start_min_ns, query.start_max_ns, query.min_duration_ns, query.max_duration_ns)
     if any(value is not None and abs(value) > _INT64_MAX for value in bounds):
         raise InvalidQuery("a time or duration is out of range (years 1678 to 2262, 292 years)")
@@ -368,7 +370,7 @@ def home(request: Request) -> RedirectResponse:
 
 
 @router.get("/search")
-def search(request: Request, store: StoreDep) -> HTMLResponse:
+def search(request: Request, store: StoreDep, clock: ClockDep) -> HTMLResponse:
     form = SearchForm.from_params(request.query_params)
     context: dict[str, object] = {
         "form": form,
@@ -382,7 +384,7 @@ def search(request: Request, store: StoreDep) -> HTMLResponse:
     if "service" not in request.query_params:
         return _page(request, "search.html.j2", context)
     try:
-        query = search_query(form, time.time_ns())
+        query = search_query(form, clock())
     except InvalidQuery as exc:
         return _page(request, "search.html.j2", {**context, "error": str(exc)}, 400)
     found = store.traces(store.find_trace_ids(query))

@@ -9,9 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from stack.tracestore import create_app
 from stack.tracestore.model import (
     Attribute,
     SpanEvent,
@@ -21,6 +19,7 @@ from stack.tracestore.model import (
     StoredSpan,
 )
 from stack.tracestore.storage import SpanStore
+from tests.unit.tracestore_client import store_client
 
 T0 = 1_700_000_000_000_000_000  # ns
 MS = 1_000_000
@@ -29,6 +28,7 @@ TRACE_A = "a" * 32  # checkout → payments (error), at T0
 TRACE_B = "b" * 32  # health check, at T0 + 10 s
 TRACE_C = "c" * 32  # fast failed checkout, at T0 + 20 s
 ALL = [TRACE_C, TRACE_B, TRACE_A]  # newest first
+NOW = T0 + 60 * SECOND  # the app's clock: searches without start/end see the 48 h before
 ENVELOPE_KEYS = {"data", "total", "limit", "offset", "errors"}
 
 
@@ -108,12 +108,7 @@ SPANS = [
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(tmp_path / "traces.sqlite3")
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://tracestore") as test_client,
-    ):
+    async with store_client(tmp_path, clock=lambda: NOW) as (app, test_client):
         store: SpanStore = app.state.store
         await store.write_async(SPANS)
         yield test_client

@@ -275,7 +275,7 @@ def test_kvlist_and_non_finite_values_become_strings() -> None:
 
     assert decoded.attributes == (
         Attribute("map", "string", '{"k":false}'),
-        Attribute("nan", "string", "nan"),
+        Attribute("nan", "string", "NaN"),
     )
 
 

@@ -8,6 +8,7 @@ from stack.tracestore.exceptions import InvalidQuery
 from stack.tracestore.model import Attribute, SpanEvent, SpanKind, StatusCode, StoredSpan
 from stack.tracestore.query import (
     DEFAULT_LIMIT,
+    DEFAULT_LOOKBACK_NS,
     TraceQuery,
     normalize_trace_id,
     parse_duration_ns,
@@ -80,10 +81,18 @@ def test_full_query_is_parsed() -> None:
 
 def test_defaults_and_lookback() -> None:
     now = 10_000 * 10**9
-    assert parse_trace_query({"service": ["a"]}, now_ns=now) == TraceQuery(service="a")
+    assert parse_trace_query({"service": ["a"]}, now_ns=now) == TraceQuery(
+        service="a", start_min_ns=now - DEFAULT_LOOKBACK_NS, start_max_ns=now
+    )
     query = parse_trace_query({"service": ["a"], "lookback": ["1h"], "limit": ["0"]}, now_ns=now)
-    assert query.start_min_ns == now - 3_600 * 10**9
+    assert (query.start_min_ns, query.start_max_ns) == (now - 3_600 * 10**9, now)
     assert query.limit == DEFAULT_LIMIT
+    unbounded = parse_trace_query({"service": ["a"]}, now_ns=now, default_lookback_ns=None)
+    assert unbounded == TraceQuery(service="a")
+    one_hour = {"service": ["a"], "lookback": ["1h"]}
+    assert parse_trace_query(one_hour, now_ns=now, default_lookback_ns=None) == TraceQuery(
+        service="a", start_min_ns=now - 3_600 * 10**9
+    )
     explicit = parse_trace_query({"service": ["a"], "lookback": ["custom"], "start": ["7"]})
     assert explicit.start_min_ns == 7_000
 

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from stack.tracestore import create_app
+from tests.unit.tracestore_client import PROTOBUF, store_client
 
 T0 = 1_700_000_000_000_000_000  # ns: 2023-11-14T22:13:20Z
 MS = 1_000_000
@@ -27,7 +26,6 @@ TRACE_B = "b" * 32  # checkout GET /health, 5 ms, at T0 + 10 s
 TRACE_C = "c" * 32  # checkout POST /orders failing fast (error, 500), at T0 + 20 s
 SCRIPT = "<script>alert('pwned')</script>"
 RENDER = 'render <b>"receipt"</b>'
-PROTOBUF = {"Content-Type": "application/x-protobuf"}
 VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
 
 
@@ -116,14 +114,7 @@ SPANS = {
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(tmp_path / "traces.sqlite3")
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://tracestore") as test_client,
-    ):
-        response = await test_client.post("/v1/traces", content=export(SPANS), headers=PROTOBUF)
-        assert response.status_code == 200, response.text
+    async with store_client(tmp_path, export(SPANS)) as (_app, test_client):
         yield test_client
 
 
