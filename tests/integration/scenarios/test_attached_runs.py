@@ -251,4 +251,5 @@ def test_two_runs_on_one_stack_never_overlap(up_stack: UpStack, tmp_path: Path) 
         for n in ("x", "y")
     )
     assert spans[0][1] <= spans[1][0], spans
-    assert "waiting for it" in results["y"], results["y"]
+    # Whichever took the lock second (usually y, started 0.5 s later) said it waited.
+    assert any("waiting for it" in out for out in results.values()), results
