@@ -398,6 +398,16 @@ class TargetProfile(_Strict):
         problems: list[tuple[tuple[str | int, ...], str]] = []
         for loc, name in self.placeholders_used():
             parts = name.split(".")
+            if loc[0] == "dependencies" and (name in TARGET_ONLY or parts[0] == "dep"):
+                problems.append(
+                    (
+                        loc,
+                        f"${{{name}}} is not available to a dependency: the lab starts "
+                        "dependencies before the proxies, Bugsink and the target's log exist "
+                        "(the target's own command and env can use it)",
+                    )
+                )
+                continue
             if name in PLACEHOLDERS and not name.startswith("dep."):
                 continue
             if len(parts) == 3 and parts[0] == "dep":
@@ -419,6 +429,10 @@ class TargetProfile(_Strict):
             known = ", ".join(f"${{{p}}}" for p in PLACEHOLDERS)
             problems.append((loc, f"unknown placeholder ${{{name}}} (known: {known})"))
         return problems
+
+
+#: Placeholders only the target's command, cwd and env can use (see :meth:`placeholder_problems`).
+TARGET_ONLY = frozenset({"log_file", "sentry_dsn"})
 
 
 def fill(text: str, values: dict[str, str]) -> str:

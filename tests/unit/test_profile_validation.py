@@ -160,6 +160,26 @@ def test_the_bundled_profile_validates_and_every_catalog_scenario_runs_on_it() -
         (("health: {ready: /}", "health: {ready: /, startup: /s}"), "health:", "Extra inputs"),
         # 14. a key given twice
         (("service: shop", "service: shop\nservice: other"), "service: other", "duplicate key"),
+        # 15. a dependency the lab starts cannot reach another through its proxy...
+        (
+            (
+                'api: {kind: http, upstream: "127.0.0.1:9"}',
+                'api:\n    kind: http\n    command: ["${python}", "-m", "http.server", "${port}"]'
+                "\n    env:\n      API_DB: ${dep.db.dsn}",
+            ),
+            "API_DB",
+            "${dep.db.dsn} is not available to a dependency",
+        ),
+        # 16. ...nor Bugsink (both start later)
+        (
+            (
+                'api: {kind: http, upstream: "127.0.0.1:9"}',
+                'api:\n    kind: http\n    command: ["${python}", "-m", "http.server", "${port}"]'
+                "\n    env:\n      API_SENTRY: ${sentry_dsn}",
+            ),
+            "API_SENTRY",
+            "${sentry_dsn} is not available to a dependency",
+        ),
     ],
 )
 def test_a_broken_profile_is_rejected_with_its_line(
