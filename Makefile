@@ -21,6 +21,9 @@ endif
 ifeq ($(shell command -v chromium 2>/dev/null),)
 APT_PACKAGES += chromium
 endif
+ifeq ($(shell command -v docker-compose 2>/dev/null),)
+APT_PACKAGES += docker-compose
+endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help run test deps system-deps uv lint typecheck rules-test unit integration

@@ -78,6 +78,10 @@ class PrometheusConfig:
 
     def to_yaml(self) -> str:
         """The config file text (YAML, keys in Prometheus's documented order)."""
+        return yaml.safe_dump(self.to_document(), sort_keys=False)
+
+    def to_document(self) -> dict[str, object]:
+        """The mapping :meth:`to_yaml` dumps (the compose stack's config reuses it)."""
         document: dict[str, object] = {
             "global": {
                 "scrape_interval": f"{self.scrape_interval_s}s",
@@ -101,7 +105,7 @@ class PrometheusConfig:
             document["alerting"] = {
                 "alertmanagers": [{"static_configs": [{"targets": [self.alertmanager]}]}]
             }
-        return yaml.safe_dump(document, sort_keys=False)
+        return document
 
 
 class PrometheusServer(LoopbackServer):
