@@ -17,6 +17,10 @@ Every knob of a load run arrives as a ``CHAOSLAB_*`` environment variable
 ``CHAOSLAB_MAX_REQUESTS``      hard cap on the number of requests
 ``CHAOSLAB_REQUEST_LOG_DIR``   if set: one CSV line per request written there
 ``CHAOSLAB_NETWORK_TIMEOUT_S`` per-request timeout (default 30)
+``CHAOSLAB_WORKER``            a distributed worker's name (``w0``, ``w1``...; letters,
+                               digits, ``.``, ``_``, ``-``): its request log is
+                               ``requests-<name>-<pid>.csv``; its ``CHAOSLAB_SEED``
+                               is already that worker's own (derived by the lab)
 =============================  ===============================================
 """
 
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SAFE_WORKER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ACTIONS = ("create", "get", "list", "reprocess")
 DEFAULT_WEIGHTS: Mapping[str, int] = {"create": 3, "get": 5, "list": 2, "reprocess": 1}
 
@@ -102,6 +107,7 @@ class LoadConfig:
     max_requests: int = 1_000_000
     request_log_dir: Path | None = None
     network_timeout_s: float = 30.0
+    worker: str = ""
 
     @property
     def mean_cycle_s(self) -> float:
@@ -117,6 +123,9 @@ class LoadConfig:
         if not SAFE_RUN_ID.match(run_id):
             raise ConfigError(f"CHAOSLAB_RUN_ID={run_id!r} must match {SAFE_RUN_ID.pattern}")
         log_dir = env.get("CHAOSLAB_REQUEST_LOG_DIR")
+        worker = env.get("CHAOSLAB_WORKER") or ""
+        if worker and not SAFE_WORKER.match(worker):
+            raise ConfigError(f"CHAOSLAB_WORKER={worker!r} must match {SAFE_WORKER.pattern}")
         config = cls(
             run_id=run_id,
             seed=_int(env, "CHAOSLAB_SEED", 0),
@@ -131,6 +140,7 @@ class LoadConfig:
             max_requests=_int(env, "CHAOSLAB_MAX_REQUESTS", 1_000_000),
             request_log_dir=Path(log_dir) if log_dir else None,
             network_timeout_s=_float(env, "CHAOSLAB_NETWORK_TIMEOUT_S", 30.0),
+            worker=worker,
         )
         config.check()
         return config

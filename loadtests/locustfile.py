@@ -70,7 +70,7 @@ def _send_run_header(environment: Environment) -> None:
 
 @events.init.add_listener  # type: ignore[untyped-decorator]  # EventHook has no hints upstream
 def _on_init(environment: Environment, **_: object) -> None:
-    requestlog.install(environment, CONFIG.request_log_dir)
+    requestlog.install(environment, CONFIG.request_log_dir, CONFIG.worker)
     _send_run_header(environment)
     if not isinstance(environment.runner, WorkerRunner):
         _stop_on_sigterm(environment)

@@ -4,8 +4,10 @@ Locust's own CSV history holds per-second counts and trailing-window
 percentiles, which cannot be recombined into the percentiles of an arbitrary
 window. This log keeps every request instead; ``scenarios.load`` reads it.
 
-File: ``<CHAOSLAB_REQUEST_LOG_DIR>/requests-<pid>.csv`` (one per process that
-runs users, so distributed workers never share a file), header
+File: ``<CHAOSLAB_REQUEST_LOG_DIR>/requests-<pid>.csv``, or
+``requests-<worker>-<pid>.csv`` for a distributed worker named by
+``CHAOSLAB_WORKER`` (one per process that runs users, so workers never share
+a file, even remote ones writing to a shared directory), header
 ``ts,method,name,response_time_ms,ok,status,error``:
 
 ``ts``                wall-clock Unix time the request was sent (seconds)
@@ -42,9 +44,10 @@ def _clean(text: str) -> str:
 class RequestLog:
     """Appends a line per request event; flushed on a short interval."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, worker: str = "") -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"requests-{os.getpid()}.csv"
+        name = f"{worker}-{os.getpid()}" if worker else str(os.getpid())
+        self.path = directory / f"requests-{name}.csv"
         self._file: IO[str] | None = self.path.open("w", encoding="utf-8")
         self._file.write(HEADER)
         self._file.flush()
@@ -92,10 +95,12 @@ class RequestLog:
             self._file = None
 
 
-def install(environment: Environment, directory: Path | None) -> RequestLog | None:
+def install(
+    environment: Environment, directory: Path | None, worker: str = ""
+) -> RequestLog | None:
     """Start a request log in ``directory`` unless none is asked for or this is a master."""
     if directory is None or isinstance(environment.runner, MasterRunner):
         return None
-    log = RequestLog(directory)
+    log = RequestLog(directory, worker)
     log.register(environment)
     return log

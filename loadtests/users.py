@@ -2,7 +2,8 @@
 
 Each user draws every choice (next action, payload, which id to read, think
 time) from its own ``random.Random`` seeded with ``CHAOSLAB_SEED``, the
-worker index and the user's spawn number, so a seed replays the same
+worker's name (``CHAOSLAB_WORKER``; each worker the lab starts also gets its
+own derived seed) and the user's spawn number, so a seed replays the same
 sequence of actions. Request names are route templates, so Locust's stats
 keep one row per route however many documents exist.
 """
@@ -88,8 +89,9 @@ class DocumentUser(FastHttpUser):
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        worker = getattr(environment.runner, "worker_index", 0)
-        seed = f"{self.config.seed}:{worker}:{next(DocumentUser._spawned)}"
+        # Not Locust's worker_index: the master hands it out in the order workers
+        # connect. The lab gives each worker its own name and derived seed instead.
+        seed = f"{self.config.seed}:{self.config.worker}:{next(DocumentUser._spawned)}"
         self.rng = random.Random(seed)  # noqa: S311 - reproducible load choices, not secrets
         self.ids: deque[int] = deque(maxlen=REMEMBERED_IDS)
         self._last_run = time.monotonic()

@@ -99,6 +99,17 @@ def _validated(path: Path) -> str:
     )
 
 
+def _worker_count(text: str) -> int:
+    """``--load-workers``: what ``load.workers`` accepts (0 to 64)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"{count} workers: choose from 0 to 64")
+    return count
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if args.stack != "local":
         print("error: only --stack local can run here (no Docker engine)", file=sys.stderr)
@@ -109,6 +120,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ScenarioNotFound, ScenarioInvalid) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    if args.load_workers is not None:
+        load_settings = scenario.load.model_copy(update={"workers": args.load_workers})
+        scenario = scenario.model_copy(update={"load": load_settings})
     out_dir: Path = args.out or Path("out") / scenario.name
     mode: Mode = "control" if args.control else ("no_fault" if args.no_fault else "fault")
     try:
@@ -392,6 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a throwaway stack for this run, even when `chaoslab up` left one running",
     )
     run.add_argument("--quiet", action="store_true", help="print only the verdict table")
+    run.add_argument(
+        "--load-workers",
+        type=_worker_count,
+        default=None,
+        metavar="N",
+        help="run Locust as a master on 127.0.0.1 plus N local workers (0: one process); "
+        "overrides the scenario's load.workers",
+    )
     run.add_argument(
         "--keep-stack",
         action="store_true",

@@ -7,10 +7,21 @@ gevent): :class:`LoadRun` spawns ``python -m locust -f loadtests/locustfile.py
 the files it writes in ``out_dir``:
 
 ``requests-<pid>.csv``         one line per request (``loadtests/requestlog.py``),
-                               the source of every :class:`LoadFigures`
+                               the source of every :class:`LoadFigures`;
+                               ``requests-w<i>-<pid>.csv`` from worker ``i``
+                               (every one is read, merged by finish time)
 ``locust_stats_history.csv``   per-second Aggregated rows -> :meth:`LoadRun.timeline`
 ``locust.json``                Locust's final per-endpoint stats -> :meth:`LoadRun.locust_totals`
 ``locust.log``, ``*.out``      Locust's log and the processes' output
+                               (``locust-worker-<i>.log`` a worker's log)
+
+Distributed (``spec.workers`` + ``spec.expect_workers`` > 0): a master bound
+to 127.0.0.1 on a free port with ``--expect-workers`` set to both, so the load
+starts once every worker joined (or Locust gives up after
+:data:`EXPECT_WORKERS_MAX_WAIT_S`); the lab starts ``spec.workers`` of them,
+each named ``w<i>`` (``CHAOSLAB_WORKER``) with its own derived seed
+(:meth:`LoadSpec.worker_seed`). :meth:`LoadRun.worker_command` is the command
+line of the others, written to ``worker-commands.sh`` in ``out_dir``.
 
 The load shape ends the run by itself (``--run-time`` is not passed: Locust
 ignores it when a shape class is present); a hard wall-clock deadline of
@@ -26,6 +37,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -58,6 +70,10 @@ DEFAULT_LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
 USERS_FILE = REPO_ROOT / "loadtests" / "users.py"
 MIX_FILE = REPO_ROOT / "loadtests" / "mix.py"
 REQUEST_LOG_GLOB = "requests-*.csv"
+EXPECT_WORKERS_MAX_WAIT_S = 30
+WORKER_QUIT_S = 5.0
+WORKER_COMMANDS = "worker-commands.sh"
+"""How long the master waits for its workers; below the runner's first-request grace."""
 LIVE_HORIZON_S = 120.0
 
 
@@ -211,10 +227,10 @@ class LoadRun:
         self.out_dir = out_dir
         self.locustfile = locustfile
         self.python = python
-        extra = 0.1 * spec.duration_s + (20.0 if spec.workers else 0.0)
+        extra = 0.1 * spec.duration_s + (20.0 if spec.distributed else 0.0)
         self.margin_s = 20.0 + extra if margin_s is None else margin_s
         self.base_dir = base_dir
-        self.master_port = free_port() if spec.workers else None
+        self.master_port = free_port() if spec.distributed else None
         self.master: ManagedProcess | None = None
         self.workers: list[ManagedProcess] = []
         self.tail = RequestLogTail(out_dir)
@@ -225,8 +241,25 @@ class LoadRun:
 
     def environment(self) -> dict[str, str]:
         """The child's environment: ours without stray ``CHAOSLAB_*`` plus the spec's."""
-        spec = self.spec
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSLAB_")}
+        env.update(self.load_variables())
+        return env
+
+    def worker_environment(self, index: int) -> dict[str, str]:
+        """Worker ``index``'s environment: its own name and derived seed."""
+        return {**self.environment(), **self.worker_variables(index)}
+
+    def worker_variables(self, index: int) -> dict[str, str]:
+        """What sets worker ``index`` apart: ``CHAOSLAB_WORKER`` and its own seed."""
+        return {
+            "CHAOSLAB_WORKER": f"w{index}",
+            "CHAOSLAB_SEED": str(self.spec.worker_seed(index)),
+        }
+
+    def load_variables(self) -> dict[str, str]:
+        """The ``CHAOSLAB_*`` variables of the spec (``loadtests/config.py``)."""
+        spec = self.spec
+        env: dict[str, str] = {}
         env.update(
             PYTHONUNBUFFERED="1",
             CHAOSLAB_RUN_ID=spec.run_id,
@@ -266,13 +299,16 @@ class LoadRun:
         argv += ["--json-file", str(out / "locust"), "--only-summary"]
         argv += ["--html", str(out / "locust.html")]
         argv += ["--exit-code-on-error", "0", "--logfile", str(out / "locust.log")]
-        if self.spec.workers:
+        if self.spec.distributed:
+            expected = self.spec.workers + self.spec.expect_workers
             argv += ["--master", f"--master-bind-host={LOOPBACK}"]
             argv += [f"--master-bind-port={self.master_port}"]
-            argv += ["--expect-workers", str(self.spec.workers), "--expect-workers-max-wait", "30"]
+            argv += ["--expect-workers", str(expected)]
+            argv += ["--expect-workers-max-wait", str(EXPECT_WORKERS_MAX_WAIT_S)]
         return [*argv, *self.spec.user_classes]
 
     def worker_argv(self, index: int) -> list[str]:
+        """The command line of worker ``index`` (its log is ``locust-worker-<index>.log``)."""
         out = self.out_dir.resolve()
         return [
             *(self.python, "-m", "locust", "-f", self.files(), "--worker"),
@@ -280,6 +316,28 @@ class LoadRun:
             *("--host", self.target_url, "--logfile", str(out / f"locust-worker-{index}.log")),
             *self.spec.user_classes,
         ]
+
+    def worker_command(self, index: int) -> str:
+        """A shell line that starts one more worker (``expect_workers``) by hand.
+
+        ``index`` should follow the lab's own (``spec.workers`` and up), so
+        the name, seed and log file are this worker's alone.
+        """
+        variables = {**self.load_variables(), **self.worker_variables(index)}
+        words = [f"{name}={value}" for name, value in variables.items()]
+        words += self.worker_argv(index)
+        return "env " + shlex.join(words)
+
+    def write_worker_commands(self) -> Path | None:
+        """With ``expect_workers``: ``out_dir/worker-commands.sh``, a line per extra worker."""
+        path = self.out_dir / WORKER_COMMANDS
+        path.unlink(missing_ok=True)
+        if not self.spec.expect_workers:
+            return None
+        first = self.spec.workers
+        lines = [self.worker_command(i) for i in range(first, first + self.spec.expect_workers)]
+        path.write_text("\n".join(["#!/bin/sh", "# one line per extra worker", *lines, ""]))
+        return path
 
     def start(self) -> None:
         """Spawn Locust (workers first, so the master finds them); returns at once.
@@ -293,26 +351,39 @@ class LoadRun:
         for stale in self.out_dir.glob(REQUEST_LOG_GLOB):  # an earlier run's, same out dir
             stale.unlink()
         env = self.environment()
+        self.write_worker_commands()
         self._started_at = time.time()
         self._deadline = time.monotonic() + self.spec.duration_s + self.margin_s
-        for index in range(self.spec.workers or 0):
+        for index in range(self.spec.workers):
             worker = ManagedProcess(
                 f"locust-worker-{index}",
                 self.worker_argv(index),
                 self.out_dir / f"locust-worker-{index}.out",
-                env=env,
+                env={**env, **self.worker_variables(index)},
                 cwd=REPO_ROOT,
             )
             self.workers.append(worker)
             worker.start()
-        name = "locust-master" if self.spec.workers else "locust"
+        name = "locust-master" if self.spec.distributed else "locust"
         self.master = ManagedProcess(
             name, self.argv(), self.out_dir / f"{name}.out", env=env, cwd=REPO_ROOT
         )
-        self.master.start()
+        try:
+            self.master.start()
+        except BaseException:
+            for worker in self.workers:
+                worker.stop()
+            raise
 
     def running(self) -> bool:
-        return self.master is not None and self.master.running()
+        """The master (or standalone process) and every worker the lab started are alive.
+
+        A worker that died mid-run makes this False, as a dead master does:
+        its share of the load is gone, so the run no longer runs its scenario.
+        """
+        if self.master is None or not self.master.running():
+            return False
+        return all(worker.running() for worker in self.workers)
 
     def processes(self) -> list[tuple[str, int, int | None]]:
         """``(name, pid, kernel start time)`` of every Locust process started."""
@@ -358,10 +429,11 @@ class LoadRun:
         stopped = self._stopped or timed_out
         if self.master.running():
             self.master.stop(grace=10.0)
+        quit_by = time.monotonic() + WORKER_QUIT_S  # one allowance for them all
         for worker in self.workers:
             if worker.running() and worker.popen is not None:
-                try:
-                    worker.popen.wait(timeout=5.0)  # workers quit when the master does
+                try:  # workers quit when the master tells them (it may have died instead)
+                    worker.popen.wait(timeout=max(quit_by - time.monotonic(), 0.0))
                 except subprocess.TimeoutExpired:
                     worker.stop()
         self.outcome = LoadOutcome(

@@ -13,6 +13,7 @@ zeros, never an error.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -108,7 +109,18 @@ class LoadSpec(_Frozen):
     spawn_rate: float = Field(default=10.0, gt=0)
     shape: ShapeSpec = SteadyShape()
     seed: int = 0
-    workers: int | None = Field(default=None, ge=1, le=64)
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Locust workers the lab starts beside a master (0: one standalone process)",
+    )
+    expect_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="extra workers started elsewhere that the master also waits for",
+    )
     wait_min_s: float = Field(default=0.05, ge=0)
     wait_max_s: float = Field(default=0.2, ge=0)
     pacing_s: float = Field(default=0.0, ge=0)
@@ -124,6 +136,20 @@ class LoadSpec(_Frozen):
         if isinstance(self.shape, SpikeShape) and self.shape.at_s >= self.duration_s:
             raise ValueError("the spike starts after the run ends (at_s >= duration_s)")
         return self
+
+    @property
+    def distributed(self) -> bool:
+        """A master and workers rather than one standalone process."""
+        return self.workers + self.expect_workers > 0
+
+    def worker_seed(self, index: int) -> int:
+        """The seed of worker ``index``: distinct per worker, fixed by the run's seed.
+
+        Derived by hashing, not by adding the index, so runs with neighbouring
+        seeds never share a worker's sequence.
+        """
+        digest = hashlib.sha256(f"{self.seed}:worker:{index}".encode()).digest()
+        return int.from_bytes(digest[:6], "big")
 
     def shape_params(self, base_dir: Path | None = None) -> dict[str, object]:
         """The ``CHAOSLAB_SHAPE_PARAMS`` object (see ``loadtests/curves.py``)."""

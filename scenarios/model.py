@@ -59,6 +59,20 @@ class LoadSettings(_Strict):
     duration: Seconds = Field(gt=0, le=3600)
     wait_min: Seconds = Field(default=0.2, description="think time between a user's requests")
     wait_max: Seconds = 0.6
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Locust workers the lab starts beside a master bound to 127.0.0.1 "
+        "(0: a single local Locust process); `chaoslab run --load-workers N` overrides it",
+    )
+    expect_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="extra workers, started by hand (see docs/running.md), that the master "
+        "also waits for before the load starts",
+    )
 
     @model_validator(mode="after")
     def _wait_range(self) -> LoadSettings:

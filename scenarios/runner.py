@@ -366,6 +366,8 @@ class Runner:
             seed=self.seed,
             wait_min_s=settings.wait_min,
             wait_max_s=settings.wait_max,
+            workers=settings.workers,
+            expect_workers=settings.expect_workers,
             **load_source(self.scenario),
         )
         base_dir = self.source.parent if self.source is not None else None

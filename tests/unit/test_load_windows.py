@@ -194,7 +194,8 @@ def test_history_keeps_the_aggregated_rows(tmp_path: Path) -> None:
         {"shape": {"kind": "wobble"}},
         {"shape": {"kind": "replay", "path": "c.csv", "time_scale": 0}},
         {"weights": {"create": 0, "get": 0, "list": 0, "reprocess": 0}},
-        {"workers": 0},
+        {"workers": -1},
+        {"expect_workers": -1},
         {"surprise": True},
     ],
 )
