@@ -155,6 +155,10 @@ def component_healthy(name: str, record: ComponentState) -> bool:
     """Is a recorded component alive (its PID, unchanged) and answering?"""
     if record.kind == "external":
         return _http_ok(record.url + (record.health_path or "/"))
+    if record.kind == "compose":  # a container: probed on its published port
+        from stack.compose_stack import component_reachable  # it imports this module
+
+        return component_reachable(record)
     if record.pid is None or not pid_alive(record.pid):
         return False
     if record.start_time is not None and process_start_time(record.pid) != record.start_time:
@@ -714,6 +718,10 @@ def down(state_dir: Path, quiet: bool = False) -> list[str]:
     state = read_state(state_dir.resolve())
     if state is None:
         return []
+    if state.stack == "compose":
+        from stack.compose_stack import compose_down  # it imports this module
+
+        return compose_down(state_dir, quiet=quiet)
     stopped: list[str] = []
     for name in reversed(list(state.components)):
         record = state.components[name]
