@@ -121,6 +121,11 @@ class Journal(BaseModel):
         default=None, description="Locust's last output lines when the load failed"
     )
     control: ControlReport | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what went wrong beside the verdict and never changes it (e.g. a fault "
+        "annotation Grafana refused)",
+    )
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -45,6 +45,7 @@ from assertions import (
 from assertions.engine import Engine, FaultSpan, Verdict
 from assertions.exceptions import AssertionsError
 from assertions.probes import Backends
+from scenarios.annotations import FaultAnnotations
 from scenarios.clock import Clock, SystemClock
 from scenarios.console import Console, LiveFigures
 from scenarios.controls import Controls
@@ -251,9 +252,19 @@ class Runner:
     #: Asked every tick: once it answers True the load ends early, as if its duration
     #: were up (a game-day drill ends when the facilitator says so).
     until: Callable[[], bool] | None = None
+    #: Post each fault's start and end to the stack's Grafana, when it runs one (a drill
+    #: keeps its faults off the dashboard until it ends).
+    annotate: bool = True
 
     def run(self) -> Journal:
         started = self.clock.now()
+        self._notes = (
+            FaultAnnotations.for_stack(
+                self.stack.endpoints, scenario=self.scenario.name, run_id=self.run_id
+            )
+            if self.annotate and not self.no_fault
+            else None
+        )
         profile = self.stack.state.profile
         journal = Journal(
             scenario=self.scenario.name,
@@ -323,6 +334,8 @@ class Runner:
         self.console.verdicts(journal.status, journal.expectations, journal.wall_time_s or 0)
         if journal.error:
             self.console.say(f"error: {journal.error}")
+        for warning in journal.warnings:
+            self.console.say(f"warning: {warning}")
         return journal
 
     def _wind_down(
@@ -343,6 +356,10 @@ class Runner:
         for record in journal.faults:
             if record.started_at is not None and record.ended_at is None:
                 record.ended_at = now
+                if self._notes is not None:
+                    self._notes.ended(record.id, at=now)
+        if self._notes is not None:
+            journal.warnings.extend(self._notes.problems)
         if load is not None:
             load.stop()
             journal.load = self._load_summary(load, journal)
@@ -486,6 +503,8 @@ class Runner:
             raise
         record.started_at = self.clock.now()  # in effect only now
         self.console.fault(elapsed, "start", fault.id, record.detail)
+        if self._notes is not None:
+            self._notes.started(fault.id, fault.kind, record.detail, at=record.started_at)
 
     def _end_fault(
         self,
@@ -499,6 +518,8 @@ class Runner:
         if not self.no_fault:
             injector.release(fault.id)
         record.ended_at = self.clock.now()
+        if self._notes is not None:
+            self._notes.ended(fault.id, at=record.ended_at)
         if errors:
             record.error = "; ".join(errors)
             self.console.fault(elapsed, "end", fault.id, "rollback FAILED (retried at the end)")

@@ -235,6 +235,7 @@ def execute(
     until: Callable[[], bool] | None = None,
     attach_only: bool = False,
     restart_all: bool = False,
+    annotate: bool = True,
 ) -> Journal:
     """Run ``scenario`` as asked; the journal is written to ``out_dir`` whatever happens."""
     from stack.open import open_stack  # the stack driver, only when a run really starts
@@ -279,6 +280,7 @@ def execute(
                     ledger_dir=state_dir,
                     restarted=restarted,
                     until=until,
+                    annotate=annotate,
                 ).run()
                 _note_unexpected_alerts(journal, scenario, opened, console, out)
                 if journal.finished_at is not None:

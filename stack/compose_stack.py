@@ -65,6 +65,8 @@ COMMAND_TIMEOUT_S = 120.0
 BUGSINK_SERVICE = "bugsink"
 BUGSINK_PORT = 8000
 DASHBOARD_PATH = "/d/chaoslab"
+# compose.yml gives Grafana's admin ${GRAFANA_ADMIN_PASSWORD:-admin}.
+GRAFANA_PASSWORD_VARIABLE = "GRAFANA_ADMIN_PASSWORD"  # noqa: S105 (a variable's name)
 ROTATE_SCRIPT = '\nAuthToken.objects.filter(id=token.id).update(token=env["CHAOSLAB_API_TOKEN"])\n'
 """Appended to the provisioning script: the token gets a value this process chose (40 hex
 characters, as :func:`stack.bugsink.provisioning.rotate_token` gives the local stack's)."""
@@ -410,6 +412,9 @@ class ComposeStack:
         ep.traces_url = urls["traces"]
         ep.otlp_endpoint = f"http://{LOOPBACK}:{otlp_port}/v1/traces"
         ep.dashboard_url = urls["grafana"] + DASHBOARD_PATH
+        ep.grafana_url = urls["grafana"]
+        # compose.yml's admin, whose password `up` took from the environment like Compose did.
+        ep.grafana_login = "admin / " + os.environ.get(GRAFANA_PASSWORD_VARIABLE, "admin")
         # Inside the compose network: the proxies' listen addresses are service names.
         for name, listen in proxy_listen(profile).items():
             ep.proxies[name] = "toxiproxy:" + listen.rsplit(":", 1)[1]

@@ -80,6 +80,12 @@ class Endpoints(BaseModel):
     dashboard_url: str = Field(
         default="", description="the responders' page the lab's Prometheus serves (a console)"
     )
+    grafana_url: str = Field(
+        default="", description="Grafana's base URL when the stack runs one (compose)"
+    )
+    grafana_login: str = Field(
+        default="", description="user / password that may post annotations to that Grafana"
+    )
     database_dsns: dict[str, str] = Field(
         default_factory=dict,
         description="direct (unproxied) DSN of each PostgreSQL dependency the lab can open "

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import TextIO
 
 from assertions.engine import Verdict
+from scenarios.annotations import FaultAnnotations, annotate_regions
 from scenarios.console import Console
 from scenarios.drill.model import DrillState, FaultSeen, Phase, Secret
 from scenarios.drill.plan import drill_scenario
 from scenarios.drill.store import DrillStore, now
+from scenarios.journal import Journal
 from scenarios.loader import load
 from scenarios.session import execute
 from stack.state import read_state
@@ -101,7 +103,9 @@ def run(store: DrillStore, out: TextIO) -> int:
         until=store.end_requested,
         attach_only=True,
         restart_all=True,  # every drill restarts the same services: no restart gives it away
+        annotate=False,  # a fault on the dashboard would give it away: posted once it is over
     )
+    _annotate(store, journal, out)
     phases: dict[str, Phase] = {"passed": "finished", "failed": "finished", "aborted": "aborted"}
     phase = phases.get(journal.status, "failed")
 
@@ -118,6 +122,23 @@ def run(store: DrillStore, out: TextIO) -> int:
 
     store.update_secret(final)
     return 0
+
+
+def _annotate(store: DrillStore, journal: Journal, out: TextIO) -> None:
+    """The drill's faults, now over, as regions on the stack's Grafana (when it runs one)."""
+    stack = read_state(store.dir.parent.parent)
+    if stack is None or journal.no_fault:
+        return
+    notes = FaultAnnotations.for_stack(
+        stack.endpoints, scenario=journal.scenario, run_id=journal.run_id
+    )
+    done = [
+        (f.id, f.kind, f.detail or f.kind, f.started_at, f.ended_at)
+        for f in journal.faults
+        if f.injected and f.started_at is not None and f.ended_at is not None
+    ]
+    for problem in annotate_regions(notes, done):
+        print(f"warning: {problem}", file=out, flush=True)
 
 
 def _failed(store: DrillStore, error: str) -> None:

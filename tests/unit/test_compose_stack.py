@@ -249,6 +249,8 @@ def test_up_runs_these_commands_and_writes_stack_json(
     assert ep.traces_url == "http://127.0.0.1:26686"
     assert ep.otlp_endpoint == "http://127.0.0.1:24318/v1/traces"
     assert ep.dashboard_url == "http://127.0.0.1:13000/d/chaoslab"
+    assert ep.grafana_url == "http://127.0.0.1:13000"
+    assert ep.grafana_login == "admin / " + os.environ.get("GRAFANA_ADMIN_PASSWORD", "admin")
     assert ep.sentry_dsn == "http://0123456789abcdef0123456789abcdef@127.0.0.1:18002/1"
     assert ep.sentry_project_id == 1
     assert ep.sentry_api_token == flags["CHAOSLAB_API_TOKEN"]

@@ -198,6 +198,7 @@ class Harness:
     engine: FakeEngine | None = None
     load: FakeLoad | None = None
     ledger_on_disk: list[LedgerFile] = field(default_factory=list)
+    stack: FakeStack = field(default_factory=FakeStack)
 
     def perform(self, undo: Undo) -> None:
         assert isinstance(undo, EndSessions)
@@ -218,7 +219,7 @@ class Harness:
 
         runner = Runner(
             self.scn,
-            FakeStack(),
+            self.stack,
             out_dir=self.tmp_path / "out",
             seed=11,
             no_fault=no_fault,
