@@ -168,6 +168,16 @@ class PrometheusClient(HttpBackend):
         envelope = self._query_envelope(response, expr, _RANGE)
         return envelope.data.model_copy(update={"query": expr, "warnings": envelope.warnings})
 
+    def raw_samples(self, selector: str, start: datetime, end: datetime) -> MatrixResult:
+        """Every stored sample of ``selector`` in ``(start, end]``, at the times they were scraped.
+
+        An instant query of the range selector ``selector[<end - start>]`` at
+        ``end``: unlike :meth:`query_range` nothing is resampled onto a grid or
+        carried forward across a gap, so a missed scrape stays missing.
+        """
+        span_ms = max(1, round((end - start).total_seconds() * 1000))
+        return self._matrix(self.query(f"{selector}[{span_ms}ms]", at=end), selector)
+
     def alerts(self) -> list[PrometheusAlert]:
         """``GET /api/v1/alerts``: every pending or firing alert."""
         response = self._require_ok(self._get("/api/v1/alerts"))
@@ -186,6 +196,13 @@ class PrometheusClient(HttpBackend):
                 if isinstance(rule, AlertingRule) and rule.name == name:
                     return rule
         return None
+
+    def _matrix(self, result: QueryResult, expr: str) -> MatrixResult:
+        if not isinstance(result, MatrixResult):
+            raise QueryError(
+                self.backend, expr, "bad_data", f"expected a matrix, got {result.type}"
+            )
+        return result
 
     def _query_envelope(
         self, response: httpx.Response, expr: str, adapter: TypeAdapter[_Success[D]]

@@ -19,6 +19,7 @@ from scenarios.console import Console
 from scenarios.drill.commands import add_parser as add_drill_parser
 from scenarios.drill.plan import DRILL_NAME
 from scenarios.exceptions import ReportError, ScenarioInvalid, ScenarioNotFound
+from scenarios.export.command import add_parser as add_export_parser
 from scenarios.importers import add_parser as add_import_parser
 from scenarios.ledger import clear_ledgers, leftovers, read_ledgers
 from scenarios.loader import catalog, load, resolve
@@ -495,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     mx.set_defaults(func=cmd_matrix)
     add_init_parser(sub)
     add_drill_parser(sub)
+    add_export_parser(sub)
     add_import_parser(sub)
     return parser
 

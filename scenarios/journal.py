@@ -117,6 +117,11 @@ class Journal(BaseModel):
         default=None, description="time scale the alert rules were loaded at (e.g. 1/30)"
     )
     unexpected_alerts: list[UnexpectedAlert] = Field(default_factory=list)
+    series_errors: list[str] = Field(
+        default_factory=list,
+        description="why series.json (the rules' raw series, for `chaoslab export promtool`) "
+        "is missing or incomplete; never changes the status",
+    )
     load_log_tail: str | None = Field(
         default=None, description="Locust's last output lines when the load failed"
     )

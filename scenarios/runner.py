@@ -50,6 +50,7 @@ from scenarios.clock import Clock, SystemClock
 from scenarios.console import Console, LiveFigures
 from scenarios.controls import Controls
 from scenarios.exceptions import FaultError, LoadFailed, RunAborted, ScenarioError
+from scenarios.export.recording import record as record_series
 from scenarios.faults import Fault
 from scenarios.injectors import Injector
 from scenarios.journal import FaultRecord, Journal, RunStatus, write
@@ -370,6 +371,9 @@ class Runner:
             journal.error = "a fault could not be rolled back: " + "; ".join(
                 journal.rollback_errors
             )
+        journal.series_errors = record_series(
+            self.stack.state, self.scenario.profile, journal, self.out_dir
+        )
         write(journal, self.out_dir)
 
     def _start_load(self) -> LoadHandle:

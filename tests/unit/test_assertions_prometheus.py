@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -200,3 +201,27 @@ def test_a_nan_sample_survives_a_json_round_trip() -> None:
     values = [sample.value for sample in again.series[0].samples]
     assert math.isnan(values[0])
     assert values[1] == 0.5
+
+
+def test_raw_samples_are_the_stored_samples_of_a_range_selector() -> None:
+    prom, replay = client("prometheus_query_raw_samples")
+    fixture = recorded("prometheus_query_raw_samples")
+    end = datetime.fromtimestamp(float(fixture.request.params["time"]), UTC)
+
+    matrix = prom.raw_samples('db_pool_waiting{job="target"}', end - timedelta(seconds=20), end)
+
+    assert replay.last.url.params["query"] == 'db_pool_waiting{job="target"}[20000ms]'
+    assert replay.last.url.params["time"] == f"{end.timestamp():.3f}"
+    [series] = matrix.series
+    assert series.labels["__name__"] == "db_pool_waiting"
+    times = [s.at.timestamp() for s in series.samples]
+    # scrape times, one a second (not a grid of the query's choosing)
+    assert len(times) >= 15
+    assert all(0.5 < b - a < 1.5 for a, b in itertools.pairwise(times))
+
+
+def test_raw_samples_of_an_instant_answer_is_a_query_error() -> None:
+    prom, _ = client("prometheus_query_vector")
+    now = datetime.now(UTC)
+    with pytest.raises(QueryError, match="expected a matrix"):
+        prom.raw_samples("up", now - timedelta(seconds=5), now)
