@@ -36,11 +36,13 @@ def cmd_promtool(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     for group in summary.groups:
+        checks = f"{sum(group.checks.values())} checks on {len(group.checks)} alerts"
+        if group.kind == "control run":
+            silent = ", ".join(group.firing) or "none fired in the fault run"
+            print(f"  {group.name}: {checks}; expected silent: {silent}")
+            continue
         fired = ", ".join(f"{name} ({n} firing checks)" for name, n in group.firing.items())
-        print(
-            f"  {group.name}: {sum(group.checks.values())} checks on "
-            f"{len(group.checks)} alerts; fired: {fired or 'none'}"
-        )
+        print(f"  {group.name}: {checks}; fired: {fired or 'none'}")
     for note in summary.notes:
         print(f"  note: {note}")
     rules = ", ".join(str(path) for path in summary.rule_files)

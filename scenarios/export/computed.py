@@ -42,10 +42,10 @@ def promtool_binary() -> str:
     return binary
 
 
-def run_promtool(test_file: Path) -> subprocess.CompletedProcess[str]:
-    """``promtool test rules test_file``, run from its folder."""
+def run_promtool(test_file: Path, *more: Path) -> subprocess.CompletedProcess[str]:
+    """``promtool test rules`` on one or more test files of one folder, run from that folder."""
     return subprocess.run(
-        [promtool_binary(), "test", "rules", test_file.name],
+        [promtool_binary(), "test", "rules", test_file.name, *(path.name for path in more)],
         cwd=test_file.parent,
         capture_output=True,
         text=True,

@@ -29,18 +29,20 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from scenarios.evidence import load_evidence
 from scenarios.export.computed import check_key, computed_alerts, run_promtool
 from scenarios.export.exceptions import ExportError, ExportFailed
 from scenarios.export.recording import SeriesRecording, load_recording
 from scenarios.export.replay import Replay, replay
 from scenarios.export.rulefiles import write_rule_files
-from scenarios.export.rules import alert_rules
+from scenarios.export.rules import AlertRule, alert_rules
 from scenarios.export.series import fold
 from scenarios.journal import Journal, write_atomic
 
 
 @dataclass
 class GroupSummary:
+    kind: str
     name: str
     series: int
     checks: dict[str, int]
@@ -163,6 +165,48 @@ def _probe(
     return annotations, disagree, notes
 
 
+def _stable(template: str) -> bool:
+    """An annotation template that does not depend on the value at the evaluation."""
+    return "$value" not in template and ".Value" not in template
+
+
+def _against_notifications(
+    run_dir: Path,
+    run: Replay,
+    rules: dict[str, AlertRule],
+    annotations: dict[tuple[str, float], list[dict[str, str]]],
+) -> tuple[int, list[str]]:
+    """Compare the annotations promtool renders from labels only with what Alertmanager sent.
+
+    Annotations templated from ``$value`` differ by the value at the evaluation
+    (promtool's check is at another moment than the notification): only the
+    stable ones are compared. Returns how many matched, and each mismatch.
+    """
+    evidence = load_evidence(run_dir)
+    if evidence is None:
+        return 0, []
+    sent = [alert for n in evidence.notifications for alert in n.payload.alerts]
+    matched, problems = 0, []
+    for check in run.checks:
+        rendered = annotations.get(check_key(check.alertname, check.index * run.step_s), [])
+        for instance, notes in zip(check.firing, rendered, strict=False):
+            labels = {**dict(instance), "alertname": check.alertname}
+            notified = [a for a in sent if labels.items() <= a.labels.items()]
+            if not notified:
+                continue
+            for key, template in rules[check.alertname].annotations.items():
+                if not _stable(template) or key not in notes:
+                    continue
+                if notes[key] == notified[-1].annotations.get(key):
+                    matched += 1
+                else:
+                    problems.append(
+                        f"{check.alertname} annotation {key}: promtool renders {notes[key]!r}, "
+                        f"Alertmanager received {notified[-1].annotations.get(key)!r}"
+                    )
+    return matched, problems
+
+
 def _firing(run: Replay, names: set[str]) -> dict[str, int]:
     return {
         name: sum(1 for c in run.checks if c.alertname == name and c.firing)
@@ -180,7 +224,11 @@ def export(
     control_dir = run_dir / "control"
     if (control_dir / "journal.json").is_file():
         runs.append(("control run", read_journal(control_dir), load_recording(control_dir)))
-    names = [rule.name for f in recording.rule_files for rule in alert_rules(f.text, f.loaded)]
+    rules = {
+        rule.name: rule for f in recording.rule_files for rule in alert_rules(f.text, f.loaded)
+    }
+    names = list(rules)
+    run_dir_of = {"fault run": run_dir, "control run": control_dir}
     if not names:
         raise ExportError(f"{run_dir}: the rules the run loaded define no alert")
     folder = out.parent
@@ -199,12 +247,17 @@ def export(
             title, run, rule_files, recording.evaluation_interval_s, folder
         )
         summary.notes.extend(notes)
+        matched, mismatched = _against_notifications(run_dir_of[kind], run, rules, annotations)
+        summary.notes.extend(mismatched)
+        if matched:
+            say(f"  {title}: {matched} annotations as Alertmanager received them")
         groups.append(_group(title, run, annotations, disagree))
         counts: dict[str, int] = {}
         for check in run.checks:
             counts[check.alertname] = counts.get(check.alertname, 0) + 1
         summary.groups.append(
             GroupSummary(
+                kind,
                 title,
                 len(run.series),
                 counts,

@@ -9,6 +9,7 @@ a range selector or subquery, names a series the rules read.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,8 @@ import yaml
 from scenarios.export.exceptions import ExportError
 from stack.alerting.timescale import durations, parse_promql
 
+# A duration value that is zero (`0`, `0s`, `0m0s`): the PromQL parser refuses those.
+_ZERO_DURATION = re.compile(r"0|(0+(ms|s|m|h|d|w|y))+")
 _MATCH_OPS = (
     (pp.MatchOp.Equal, "="),
     (pp.MatchOp.NotEqual, "!="),
@@ -49,9 +52,9 @@ def alert_rules(text: str, where: str = "rule file") -> list[AlertRule]:
         for rule in group.get("rules") or []:
             if "alert" not in rule:
                 continue
-            for_text = str(rule.get("for") or "0s")
+            for_text = str(rule.get("for") or "0s").strip()
             try:
-                for_s = 0.0 if for_text.strip("0smhdwy") == "" else _seconds(for_text)
+                for_s = 0.0 if _ZERO_DURATION.fullmatch(for_text) else _seconds(for_text)
             except ValueError:
                 raise ExportError(f"{where}: alert {rule['alert']}: bad for: {for_text}") from None
             rules.append(

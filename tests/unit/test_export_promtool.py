@@ -236,3 +236,23 @@ def test_recording_never_fails_a_run(tmp_path: Path) -> None:
     written = SeriesRecording.model_validate_json((tmp_path / SERIES_FILE).read_text())
     assert written.errors == errors
     assert written.rule_files[0].scale == "1"
+
+
+def test_stable_annotations_are_what_alertmanager_received(tmp_path: Path) -> None:
+    """``runbook_url`` does not depend on ``$value``: promtool must render what was sent."""
+    lines: list[str] = []
+    summary = export(RUN, tmp_path / "a" / "t.yml", say=lines.append)
+    assert not [n for n in summary.notes if "Alertmanager received" in n]
+    assert any("annotations as Alertmanager received them" in line for line in lines)
+
+    run = tmp_path / "run"
+    shutil.copytree(RUN, run)
+    evidence = (run / "evidence.json").read_text()
+    runbook = "docs/runbooks/database-pool-waiters.md"
+    assert runbook in evidence
+    (run / "evidence.json").write_text(evidence.replace(runbook, "docs/runbooks/elsewhere.md"))
+    summary = export(run, tmp_path / "b" / "t.yml")
+    assert any(
+        "DatabasePoolWaiters annotation runbook_url" in n and "elsewhere.md" in n
+        for n in summary.notes
+    )
