@@ -76,7 +76,12 @@ class Imported:
 
 
 def slug(text: str, limit: int = 61) -> str:
-    return _SLUG.sub("-", text.lower()).strip("-")[:limit].strip("-")
+    """Lowercase words joined by dashes, cut at a word's end to at most ``limit`` characters."""
+    words = _SLUG.sub("-", text.lower()).strip("-")
+    if len(words) <= limit:
+        return words
+    cut = words[: limit + 1].rsplit("-", 1)[0]
+    return cut if cut else words[:limit]
 
 
 def startable(profile: TargetProfile) -> list[str]:

@@ -24,6 +24,7 @@ SUPPORTED = [
     "database-link.yaml",
     "outages.json",
     "sliced-and-stopped.json",
+    "side-by-side.json",  # also run by the chaos command (tests/integration/scenarios)
 ]
 
 
@@ -290,6 +291,12 @@ def test_not_json_is_invalid_input_with_its_line(
     bad.write_text('{\n  "title": "x",\n  oops\n}\n')
     assert main(["import", "chaostoolkit", str(bad)]) == 2
     assert "(line 3, column 3): not valid JSON" in capsys.readouterr().err
+
+
+def test_a_long_title_is_cut_at_a_word_for_the_name() -> None:
+    scenario = import_experiment(RECORDED / "side-by-side.json").scenario
+    assert scenario.name == "side-by-side-a-slow-classifier-and-a-throttled-database"
+    assert len(scenario.name) <= 61
 
 
 def test_the_default_output_sits_beside_the_experiment(tmp_path: Path) -> None:
