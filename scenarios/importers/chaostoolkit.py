@@ -158,6 +158,15 @@ def _outside(root: Node, findings: Findings) -> None:
     for key in ("secrets", "contributions", "extensions"):
         if root.has(key):
             findings.note(root.child(key), "not carried over: nothing in the lab reads it")
+    lists = (
+        root.child("tags"),
+        root.child("method"),
+        root.child("rollbacks"),
+        root.child("steady-state-hypothesis").child("probes"),
+    )
+    for node in lists:
+        if node.value is not None and not isinstance(node.value, list):
+            findings.reject(node, "a list, in Chaos Toolkit's format")
     if root.has("controls"):
         findings.reject(root.child("controls"), "controls run code the lab cannot")
     runtime = root.child("runtime")

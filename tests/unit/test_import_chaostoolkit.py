@@ -293,6 +293,15 @@ def test_not_json_is_invalid_input_with_its_line(
     assert "(line 3, column 3): not valid JSON" in capsys.readouterr().err
 
 
+def test_sections_that_are_not_lists_are_reported(tmp_path: Path) -> None:
+    path = experiment(tmp_path, {"type": "action"}, tags="x", rollbacks={})  # type: ignore[arg-type]  # wrong on purpose
+    assert rejected(path) == [
+        "tags: a list, in Chaos Toolkit's format",
+        "method: a list, in Chaos Toolkit's format",
+        "rollbacks: a list, in Chaos Toolkit's format",
+    ]
+
+
 def test_a_long_title_is_cut_at_a_word_for_the_name() -> None:
     scenario = import_experiment(RECORDED / "side-by-side.json").scenario
     assert scenario.name == "side-by-side-a-slow-classifier-and-a-throttled-database"
