@@ -124,10 +124,16 @@ class Configuration:
         self._findings = findings
         self.used: set[str] = set()
 
-    def _lookup(self, name: str, where: Node) -> tuple[bool, object]:
-        entry = self._node.child(name)
+    def known(self, name: str, where: Node) -> bool:
+        """Is ``name`` in the configuration? A problem at ``where`` when it is not."""
         if not self._node.has(name):
             self._findings.reject(where, f"${{{name}}} is not in the experiment's configuration")
+            return False
+        return True
+
+    def _lookup(self, name: str, where: Node) -> tuple[bool, object]:
+        entry = self._node.child(name)
+        if not self.known(name, where):
             return False, None
         self.used.add(name)
         if isinstance(entry.value, dict):

@@ -75,7 +75,7 @@ def _http(
     url = provider.child("url")
     path = _url_path(str(url.value or ""))
     base = re.match(r"^\$\{([^}]+)\}", str(url.value or ""))
-    if base is not None:
+    if base is not None and ctx.configuration.known(base.group(1), url):
         ctx.configuration.used.add(base.group(1))
     if "${" in path:
         path = ctx.configuration.resolve(Node(path, url.path)).text() or path

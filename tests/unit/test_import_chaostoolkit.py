@@ -302,6 +302,24 @@ def test_sections_that_are_not_lists_are_reported(tmp_path: Path) -> None:
     ]
 
 
+def test_a_placeholder_must_be_in_the_configuration(tmp_path: Path) -> None:
+    path = experiment(tmp_path, [toxic("create_latency_toxic", latency="${lag}")])
+    doc = json.loads(path.read_text())
+    doc["steady-state-hypothesis"]["probes"][0]["provider"]["url"] = "${base}/readiness"
+    path.write_text(json.dumps(doc))
+    assert rejected(path) == [
+        "steady-state-hypothesis.probes[0].provider.url: ${base} is not in the experiment's "
+        "configuration",
+        "method[0].provider.arguments.latency: ${lag} is not in the experiment's configuration",
+        "method[0].provider.arguments.latency: a toxic attribute is a whole number, 0 or more",
+    ]
+    doc["configuration"] = {"base": "http://127.0.0.1:8000", "lag": 250}
+    path.write_text(json.dumps(doc))
+    (fault,) = import_experiment(path).scenario.faults
+    assert isinstance(fault, ToxicFault)
+    assert fault.attributes == {"latency": 250, "jitter": 0}
+
+
 def test_a_long_title_is_cut_at_a_word_for_the_name() -> None:
     scenario = import_experiment(RECORDED / "side-by-side.json").scenario
     assert scenario.name == "side-by-side-a-slow-classifier-and-a-throttled-database"
