@@ -43,11 +43,12 @@ from stack.bugsink.provisioning import (
     TEAM_NAME,
     Provisioning,
 )
-from stack.compose_config import COMPOSE_DIR, DEPENDENCY_PORTS, proxy_listen, rule_mounts
+from stack.components import BUGSINK, TRACES, Service, components
+from stack.compose_config import COMPOSE_DIR, proxy_listen, rule_mounts
 from stack.exceptions import StackError
 from stack.ports import LOOPBACK
 from stack.process import run
-from stack.profile import TARGET_COMPONENT, TargetProfile, default_profile
+from stack.profile import TargetProfile, default_profile
 from stack.state import (
     ComponentState,
     Endpoints,
@@ -62,8 +63,6 @@ COMPOSE_FILE = COMPOSE_DIR / "compose.yml"
 KIND = "compose"
 UP_TIMEOUT_S = 900.0  # a first `up` pulls every image and builds the lab's
 COMMAND_TIMEOUT_S = 120.0
-BUGSINK_SERVICE = "bugsink"
-BUGSINK_PORT = 8000
 DASHBOARD_PATH = "/d/chaoslab"
 # compose.yml gives Grafana's admin ${GRAFANA_ADMIN_PASSWORD:-admin}.
 GRAFANA_PASSWORD_VARIABLE = "GRAFANA_ADMIN_PASSWORD"  # noqa: S105 (a variable's name)
@@ -72,29 +71,14 @@ ROTATE_SCRIPT = '\nAuthToken.objects.filter(id=token.id).update(token=env["CHAOS
 characters, as :func:`stack.bugsink.provisioning.rotate_token` gives the local stack's)."""
 
 
-@dataclass(frozen=True)
-class Service:
-    """How a component of the local stack is found among compose's services."""
-
-    service: str
-    port: int
-    health_path: str | None
-    """None: a TCP connect is the probe (PostgreSQL)."""
-
-
-SERVICES: dict[str, Service] = {
-    "postgres": Service("postgres", 5432, None),
-    "toxiproxy": Service("toxiproxy", 8474, "/version"),
-    "traces": Service("jaeger", 16686, "/api/services"),
-    "bugsink": Service(BUGSINK_SERVICE, BUGSINK_PORT, "/health/ready"),
-    "webhook": Service("webhook", 9099, "/healthz"),
-    "alertmanager": Service("alertmanager", 9093, "/-/ready"),
-    "prometheus": Service("prometheus", 9090, "/-/ready"),
-    TARGET_COMPONENT: Service("target", 8000, "/liveness"),
-    "grafana": Service("grafana", 3000, "/api/health"),
-    **{name: Service(name, port, "/liveness") for name, port in DEPENDENCY_PORTS.items()},
-}
+TABLE = tuple(
+    c for c in components(default_profile(), compose=True) if c.recorded and c.service is not None
+)
+"""The components compose.yml runs (it is written for the default target profile)."""
+SERVICES: dict[str, Service] = {c.name: c.service for c in TABLE if c.service is not None}
 """Component (as in ``stack.json``) → compose service, container port and health path."""
+BUGSINK_SERVICE = SERVICES[BUGSINK.name].service
+BUGSINK_PORT = SERVICES[BUGSINK.name].port
 OTLP_PORT = 4318
 
 
@@ -386,11 +370,12 @@ class ComposeStack:
         ep = self.endpoints
         settings = default_settings(profile)
         urls: dict[str, str] = {}
-        for component, service in SERVICES.items():
+        for row in TABLE:
+            component, service = row.name, SERVICES[row.name]
             port = self._port(containers, component)
-            urls[component] = f"http://{LOOPBACK}:{port}"
-            if component == "postgres":
-                urls[component] = f"postgresql://postgres@{LOOPBACK}:{port}/chaoslab"
+            urls[component] = service.url.format(host=LOOPBACK, port=port)
+            if row.endpoint is not None:
+                setattr(ep, row.endpoint, urls[component])
             self.state.components[component] = ComponentState(
                 url=urls[component],
                 kind=KIND,
@@ -398,21 +383,13 @@ class ComposeStack:
                 health_path=service.health_path,
                 settings=settings.get(component, {}),
             )
+        jaeger = SERVICES[TRACES.name].service
         otlp_port = next(
-            (p for c in containers if c.service == "jaeger" for p in [c.published(OTLP_PORT)] if p),
+            (p for c in containers if c.service == jaeger for p in [c.published(OTLP_PORT)] if p),
             OTLP_PORT,
         )
-        ep.postgres_dsn = urls["postgres"]
-        ep.toxiproxy_url = urls["toxiproxy"]
-        ep.target_url = urls[TARGET_COMPONENT]
-        ep.prometheus_url = urls["prometheus"]
-        ep.alertmanager_url = urls["alertmanager"]
-        ep.webhook_url = urls["webhook"]
-        ep.bugsink_url = urls["bugsink"]
-        ep.traces_url = urls["traces"]
         ep.otlp_endpoint = f"http://{LOOPBACK}:{otlp_port}/v1/traces"
         ep.dashboard_url = urls["grafana"] + DASHBOARD_PATH
-        ep.grafana_url = urls["grafana"]
         # compose.yml's admin, whose password `up` took from the environment like Compose did.
         ep.grafana_login = "admin / " + os.environ.get(GRAFANA_PASSWORD_VARIABLE, "admin")
         # Inside the compose network: the proxies' listen addresses are service names.

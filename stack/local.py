@@ -3,12 +3,14 @@
     with LocalStack(Path(".chaoslab")) as lab:
         httpx.get(lab.endpoints.target_url + "/readiness")
 
-Start order follows the dependencies, with independent components started
-in parallel: PostgreSQL, Toxiproxy, the trace store, Bugsink and the alert
-webhook first; then the proxies, the classifier and Alertmanager; the target
-service (it needs the proxied DSN, the Sentry DSN and the trace endpoint);
-Prometheus last, once the target answers, so no scrape of a target that is
-still starting can make ``TargetDown`` pend.
+Start order follows what each component needs (:mod:`stack.components`, one
+row per component; :data:`STARTS` says how each starts here), with
+independent components started in parallel: PostgreSQL, Toxiproxy, the trace
+store, Bugsink, the alert webhook, Alertmanager (its webhook's port is chosen
+up front) and the dependencies the profile starts (the classifier) at once;
+then the proxies; the target service (it needs the proxied DSN, the Sentry
+DSN and the trace endpoint); Prometheus last, once the target answers, so no
+scrape of a target that is still starting can make ``TargetDown`` pend.
 
 Every process is recorded in ``stack.json`` the moment it is spawned (PID,
 kernel start time, argv, cwd, environment), before its health gate, and
@@ -26,7 +28,7 @@ about an alert it already notified (``repeat_interval``).
 from __future__ import annotations
 
 import contextlib
-import functools
+import dataclasses
 import hashlib
 import os
 import secrets
@@ -40,7 +42,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
@@ -48,6 +50,22 @@ from stack.alerting import AlertmanagerServer, AlertWebhook, PrometheusServer
 from stack.apps import ServiceProcess, http_ok
 from stack.bugsink import BugsinkServer
 from stack.bugsink.sessions import stop_session
+from stack.components import (
+    ALERTMANAGER,
+    BUGSINK,
+    BY_NAME,
+    LAB,
+    POSTGRES,
+    PROMETHEUS,
+    PROXIES,
+    TOXIPROXY,
+    TRACES,
+    WEBHOOK,
+    Component,
+    components,
+    ordered,
+    scrape_targets,
+)
 from stack.consoles import Links, write_consoles
 from stack.exceptions import ComponentFailed, ProfileRejected, StackError
 from stack.ports import LOOPBACK, free_port
@@ -74,16 +92,7 @@ from stack.state import (
 from stack.toxiproxy import pick_server
 from stack.tracestore import TraceStoreProcess
 
-COMPONENTS = (
-    "postgres",
-    "toxiproxy",
-    "traces",
-    "bugsink",
-    "webhook",
-    "alertmanager",
-    "prometheus",
-    TARGET_COMPONENT,
-)
+COMPONENTS = (*(component.name for component in LAB), TARGET_COMPONENT)
 """The lab's own components; a profile adds the dependencies it starts (``classifier``...)."""
 DEFAULT_STATE_DIR = Path(".chaoslab")
 STEP_TIMEOUT_S = 600.0  # a first-ever Bugsink venv build is the slowest step
@@ -105,13 +114,6 @@ class _Nothing:
 
     def stop(self) -> None:
         return None
-
-
-def _done() -> Future[Any]:
-    """A step that is not needed (no PostgreSQL dependency): already done."""
-    future: Future[Any] = Future()
-    future.set_result(None)
-    return future
 
 
 def _address(url_or_dsn: str) -> str:
@@ -163,16 +165,8 @@ def component_healthy(name: str, record: ComponentState) -> bool:
         return False
     if record.start_time is not None and process_start_time(record.pid) != record.start_time:
         return False
-    probes = {
-        "postgres": None,
-        "toxiproxy": "/version",
-        "traces": "/healthz",
-        "bugsink": "/health/ready",
-        "webhook": "/healthz",
-        "alertmanager": "/-/ready",
-        "prometheus": "/-/ready",
-    }
-    path = probes.get(name, record.health_path)
+    lab = BY_NAME.get(name)
+    path = record.health_path if lab is None else lab.health_path
     if path is None:
         return True
     return _http_ok(record.url + path)
@@ -210,6 +204,9 @@ class LocalStack:
         self._lock = threading.Lock()
         self._marker = secrets.token_hex(16)
         self.state = StackState(state_dir=str(self.state_dir))
+        self._table: tuple[Component, ...] = ()
+        self._ports: dict[str, int] = {}
+        self._available: dict[str, Future[None]] = {}
 
     # -- the public face (the Stack seam) ---------------------------------------------
 
@@ -316,10 +313,12 @@ class LocalStack:
         with self._lock:
             write_state(self.state)
 
-    def _record(self, started: Started) -> None:
+    def _record(self, component: Component, started: Started) -> None:
         """A component passed its health gate: complete its record (written at spawn)."""
         with self._lock:
             self._started.append(started)
+            if component.endpoint is not None:
+                setattr(self.state.endpoints, component.endpoint, started.url)
             spawned = self.state.components.get(started.name)
             update = {"url": started.url, "kind": started.kind, "ready": True}
             record = (
@@ -338,8 +337,8 @@ class LocalStack:
             write_state(self.state)
 
     @contextlib.contextmanager
-    def _spawning(self, name: str, url: str, health_path: str | None = None) -> Iterator[None]:
-        """Record ``name``'s process in ``stack.json`` the moment it is spawned."""
+    def _spawning(self, component: Component, url: str) -> Iterator[None]:
+        """Record ``component``'s process in ``stack.json`` the moment it is spawned."""
 
         def spawned(process: ManagedProcess, env: Mapping[str, str]) -> None:
             record = ComponentState(
@@ -353,10 +352,10 @@ class LocalStack:
                 settings=dict(process.settings or {}),
                 user=process.user,
                 stop_signal=int(process.stop_signal),
-                health_path=health_path,
+                health_path=component.health_path,
             )
             with self._lock:
-                self.state.components[name] = record
+                self.state.components[component.name] = record
                 write_state(self.state)
 
         context = SpawnContext(marker=self._marker, on_spawn=spawned, on_scratch=self._scratch)
@@ -366,74 +365,56 @@ class LocalStack:
     def _bring_up(self) -> None:
         """Start each component as soon as what it needs is up; independent ones in parallel.
 
+        The order comes from each component's ``needs`` (:mod:`stack.components`).
         Ports are chosen up front, so most components only need an address,
         not a running peer: only the proxies wait for PostgreSQL, Toxiproxy
         and the dependencies the lab starts, the target waits for the proxies
-        and Bugsink (its Sentry DSN), and Prometheus for the target (its first
-        scrape must find it up).
+        and Bugsink (its Sentry DSN, known once it is launched), and
+        Prometheus for the target (its first scrape must find it up).
         """
         ep = self.state.endpoints
-        profile = self.profile
         ep.chaos_token = secrets.token_hex(16)
-        ports = {name: free_port() for name in ("target", "alertmanager", "traces", "webhook")}
-        dep_ports = {name: free_port() for name, dep in profile.dependencies.items() if dep.command}
-        ep.traces_url = f"http://{LOOPBACK}:{ports['traces']}"
+        table = ordered(components(self.profile))
+        self._table = table
+        self._ports = {c.name: free_port() for c in table if c.port_first}
+        ep.traces_url = f"http://{LOOPBACK}:{self._ports[TRACES.name]}"
         ep.otlp_endpoint = ep.traces_url + "/v1/traces"
-        ep.webhook_url = f"http://{LOOPBACK}:{ports['webhook']}"
-        needs_postgres = any(dep.lab_postgres for dep in profile.dependencies.values())
-        workers = len(COMPONENTS) + len(dep_ports) + 2
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-
-            def step(start: Callable[[], Started], *needs: Future[Any]) -> Future[Any]:
-                def run() -> Started:
-                    for need in needs:
-                        if need.exception(timeout=STEP_TIMEOUT_S) is not None:
-                            raise _DependencyFailed
-                    started = start()
-                    self._record(started)
-                    return started
-
-                return pool.submit(run)
-
-            postgres = step(self._postgres) if needs_postgres else _done()
-            toxiproxy = step(self._toxiproxy)
-            bugsink_launched: Future[None] = Future()
-            bugsink = step(lambda: self._bugsink(bugsink_launched))
-            deps = [
-                step(functools.partial(self._dependency, name, port))
-                for name, port in dep_ports.items()
-            ]
-            proxies = pool.submit(self._proxies_when_ready, [postgres, toxiproxy, *deps], dep_ports)
-            futures: list[Future[Any]] = [
-                postgres,
-                toxiproxy,
-                bugsink,
-                *deps,
-                proxies,
-                step(lambda: self._traces(ports["traces"])),
-                step(lambda: self._webhook(ports["webhook"])),
-                step(lambda: self._alertmanager(ports["alertmanager"])),
-            ]
-            target = step(lambda: self._target(ports["target"]), proxies, bugsink_launched)
-            futures += [
-                target,
-                step(lambda: self._prometheus(ports["alertmanager"]), target),
-            ]
+        ep.webhook_url = f"http://{LOOPBACK}:{self._ports[WEBHOOK.name]}"
+        self._available = {c.name: Future[None]() for c in table}
+        with ThreadPoolExecutor(max_workers=len(table)) as pool:
+            futures = [pool.submit(self._step, component) for component in table]
             errors = [f.exception() for f in futures]
         real = [e for e in errors if e is not None and not isinstance(e, _DependencyFailed)]
         if real:
             raise real[0]
 
-    def _proxies_when_ready(self, needs: list[Future[Any]], dep_ports: Mapping[str, int]) -> None:
-        if any(need.exception() is not None for need in needs):
-            raise _DependencyFailed
+    def _step(self, component: Component) -> None:
+        """Start ``component`` once what it needs is available; then it is available."""
+        available = self._available[component.name]
+        try:
+            for need in component.needs:
+                if self._available[need].exception(timeout=STEP_TIMEOUT_S) is not None:
+                    raise _DependencyFailed
+            start = STARTS.get(component.name, LocalStack._dependency)
+            started = start(self, component)
+            if started is not None:
+                self._record(component, started)
+        except BaseException as exc:
+            if not available.done():
+                available.set_exception(_DependencyFailed(f"{component.name}: {exc}"))
+            raise
+        if not available.done():
+            available.set_result(None)
+
+    def _proxies(self, component: Component) -> None:
+        """One Toxiproxy proxy per dependency of the profile, named after it."""
         ep = self.endpoints
         for name, dep in self.profile.dependencies.items():
             if dep.lab_postgres:
                 upstream = _address(ep.postgres_dsn)
                 ep.database_dsns[name] = ep.postgres_dsn
             elif dep.command is not None:
-                upstream = f"{LOOPBACK}:{dep_ports[name]}"
+                upstream = f"{LOOPBACK}:{self._ports[self.profile.dependency_component(name)]}"
             else:
                 upstream = str(dep.upstream)
                 if dep.dsn is not None:
@@ -479,62 +460,62 @@ class LocalStack:
         filled = {key: fill(value, dict(values)) for key, value in env.items()}
         return {key: value for key, value in filled.items() if value != ""}
 
-    def _dependency(self, name: str, port: int) -> Started:
+    def _launch(
+        self, component: Component, handle: _Stoppable, url: str, start: Callable[[], object]
+    ) -> Started:
+        """Run ``start`` (spawn and health gate), recording the process at spawn."""
+        began = time.monotonic()
+        with self._spawning(component, url):
+            start()
+        return Started(component.name, handle, url, time.monotonic() - began)
+
+    def _dependency(self, component: Component) -> Started:
         """A dependency the profile says the lab starts (before its proxy exists)."""
-        dep = self.profile.dependencies[name]
-        component = self.profile.dependency_component(name)
-        log_dir = self._dir(component)
+        profile = self.profile
+        name = next(
+            n for n in profile.dependencies if profile.dependency_component(n) == component.name
+        )
+        dep = profile.dependencies[name]
+        port = self._ports[component.name]
+        log_dir = self._dir(component.name)
         values = self._values(port, log_dir)
         process = ServiceProcess(
-            component,
+            component.name,
             [fill(arg, values) for arg in dep.command or []],
             log_dir,
             port,
             env=self._filled(dep.env, values),
-            cwd=None if dep.cwd is None else self.profile.path(fill(dep.cwd, values)),
+            cwd=None if dep.cwd is None else profile.path(fill(dep.cwd, values)),
             ready_path=dep.health,
-            settings=self.settings.get(component, {}),
+            settings=self.settings.get(component.name, {}),
         )
-        with self._spawning(component, process.url, dep.health):
-            try:
-                seconds = process.start()
-            except ComponentFailed as exc:
-                raise ProfileRejected(
-                    ("dependencies", name, "command"), f"dependency {name}'s command failed: {exc}"
-                ) from exc
+        try:
+            started = self._launch(component, process, process.url, process.start)
+        except ComponentFailed as exc:
+            raise ProfileRejected(
+                ("dependencies", name, "command"), f"dependency {name}'s command failed: {exc}"
+            ) from exc
         self.endpoints.dependency_urls[name] = process.url
-        return Started(component, process, process.url, seconds)
+        return started
 
-    def _postgres(self) -> Started:
-        cluster = PostgresCluster(log_dir=self._dir("postgres"))
-        started = time.monotonic()
-        with self._spawning("postgres", cluster.dsn()):
-            cluster.start()
-        self.endpoints.postgres_dsn = cluster.dsn()
-        return Started("postgres", cluster, cluster.dsn(), time.monotonic() - started)
+    def _postgres(self, component: Component) -> Started:
+        cluster = PostgresCluster(log_dir=self._dir(component.name))
+        return self._launch(component, cluster, cluster.dsn(), cluster.start)
 
-    def _toxiproxy(self) -> Started:
-        server = pick_server(
-            seed=self.seed, in_process=False, log_path=self._dir("toxiproxy") / "toxiproxy.log"
-        )
-        started = time.monotonic()
-        with self._spawning("toxiproxy", server.api_url, "/version"):
-            server.start()
-        self.endpoints.toxiproxy_url = server.api_url
-        seconds = time.monotonic() - started
-        return Started("toxiproxy", server, server.api_url, seconds, kind=server.kind)
+    def _toxiproxy(self, component: Component) -> Started:
+        log_path = self._dir(component.name) / "toxiproxy.log"
+        server = pick_server(seed=self.seed, in_process=False, log_path=log_path)
+        started = self._launch(component, server, server.api_url, server.start)
+        return dataclasses.replace(started, kind=server.kind)
 
-    def _traces(self, port: int) -> Started:
-        store = TraceStoreProcess(self._dir("traces"), port=port)
-        with self._spawning("traces", store.url, "/healthz"):
-            seconds = store.start()
-        self.endpoints.traces_url = store.url
+    def _traces(self, component: Component) -> Started:
+        store = TraceStoreProcess(self._dir(component.name), port=self._ports[component.name])
         self.endpoints.otlp_endpoint = store.otlp_endpoint
-        return Started("traces", store, store.url, seconds)
+        return self._launch(component, store, store.url, store.start)
 
-    def _bugsink(self, launched: Future[None]) -> Started:
-        """Bugsink; ``launched`` resolves as soon as its DSN is known (the target needs it)."""
-        server = BugsinkServer(self._dir("bugsink"))
+    def _bugsink(self, component: Component) -> Started:
+        """Bugsink; available to what needs it as soon as its DSN is known (the target)."""
+        server = BugsinkServer(self._dir(component.name))
 
         def publish() -> None:
             ep = self.endpoints
@@ -545,24 +526,16 @@ class LocalStack:
                 f"{server.provisioning.admin_email} / {server.provisioning.admin_password}"
             )
             ep.sentry_project_id = server.project_id
-            launched.set_result(None)
+            self._available[component.name].set_result(None)
 
-        try:
-            with self._spawning("bugsink", server.url, "/health/ready"):
-                timings = server.start(on_launched=publish)
-        except BaseException as exc:
-            if not launched.done():
-                launched.set_exception(_DependencyFailed(f"bugsink: {exc}"))
-            raise
-        return Started("bugsink", server, server.url, timings.total_s)
+        return self._launch(
+            component, server, server.url, lambda: server.start(on_launched=publish)
+        )
 
-    def _webhook(self, port: int) -> Started:
-        webhook = AlertWebhook(self._dir("webhook"), port=port)
-        with self._spawning("webhook", webhook.url, "/healthz"):
-            seconds = webhook.start()
-        self.endpoints.webhook_url = webhook.url
+    def _webhook(self, component: Component) -> Started:
+        webhook = AlertWebhook(self._dir(component.name), port=self._ports[component.name])
         self.endpoints.notifications_file = str(webhook.out_path)
-        return Started("webhook", webhook, webhook.url, seconds)
+        return self._launch(component, webhook, webhook.url, webhook.start)
 
     def _create_proxy(self, name: str, upstream: str) -> str:
         listen = f"{LOOPBACK}:{free_port()}"
@@ -581,30 +554,27 @@ class LocalStack:
         self._save()
         return str(listen)
 
-    def _alertmanager(self, port: int) -> Started:
+    def _alertmanager(self, component: Component) -> Started:
         webhook_receiver = self.endpoints.webhook_url + "/alerts"
-        server = AlertmanagerServer(self._dir("alertmanager"), webhook_receiver, port)
+        port = self._ports[component.name]
+        server = AlertmanagerServer(self._dir(component.name), webhook_receiver, port)
         # A notification log left by an earlier stack would keep this one silent
         # about an alert that stack notified (same labels, repeat_interval 1h).
         shutil.rmtree(server.storage_path, ignore_errors=True)
-        with self._spawning("alertmanager", server.url, "/-/ready"):
-            seconds = server.start()
-        self.endpoints.alertmanager_url = server.url
-        return Started("alertmanager", server, server.url, seconds)
+        return self._launch(component, server, server.url, server.start)
 
-    def _prometheus(self, alertmanager_port: int) -> Started:
+    def _prometheus(self, component: Component) -> Started:
         profile = self.profile
-        address = _address(self.endpoints.target_url)
         ep = self.endpoints
-        alertmanager = f"http://{LOOPBACK}:{alertmanager_port}"
-        consoles = write_consoles(
-            self._dir("prometheus"), profile, Links(alertmanager, ep.bugsink_url, ep.traces_url)
-        )
+        alertmanager = f"{LOOPBACK}:{self._ports[ALERTMANAGER.name]}"
+        prometheus_dir = self._dir(component.name)
+        links = Links(f"http://{alertmanager}", ep.bugsink_url, ep.traces_url)
+        consoles = write_consoles(prometheus_dir, profile, links)
         server = PrometheusServer(
-            self._dir("prometheus"),
-            scrape_targets={profile.job_name: address},
+            prometheus_dir,
+            scrape_targets=scrape_targets(self._table, {TARGET_COMPONENT: _address(ep.target_url)}),
             rule_files=tuple(profile.rule_paths()),
-            alertmanager=f"{LOOPBACK}:{alertmanager_port}",
+            alertmanager=alertmanager,
             metrics_paths=tuple(profile.metrics),
             rule_time_scale=profile.rule_scale(),
             console_templates=consoles.templates,
@@ -613,10 +583,8 @@ class LocalStack:
         # An earlier stack's samples (its target's last `up == 0`, recorded while
         # it was stopped) would make TargetDown fire here for five minutes.
         shutil.rmtree(server.tsdb_path, ignore_errors=True)
-        with self._spawning("prometheus", server.url, "/-/ready"):
-            seconds = server.start()
-        self.endpoints.prometheus_url = server.url
-        self.endpoints.dashboard_url = consoles.url(server.url)
+        started = self._launch(component, server, server.url, server.start)
+        ep.dashboard_url = consoles.url(server.url)
         self.state.profile = ProfileRecord(
             name=profile.name,
             source=str(profile.source or ""),
@@ -626,13 +594,14 @@ class LocalStack:
             rule_files=[str(path) for path in server.loaded_rule_files],
         )
         self._save()
-        return Started("prometheus", server, server.url, seconds)
+        return started
 
-    def _target(self, port: int) -> Started:
+    def _target(self, component: Component) -> Started:
         """The service under test: started from its command, or found at its url."""
         profile = self.profile
         ep = self.endpoints
-        log_dir = self._dir(TARGET_COMPONENT)
+        port = self._ports[component.name]
+        log_dir = self._dir(component.name)
         ep.target_log = str(log_dir / "target.jsonl")
         values = self._values(port, log_dir)
         if profile.log_file is not None:
@@ -652,23 +621,21 @@ class LocalStack:
             return started
         ep.target_env = self._filled(profile.env, values)
         process = ServiceProcess(
-            TARGET_COMPONENT,
+            component.name,
             [fill(arg, values) for arg in profile.command or []],
             log_dir,
             port,
             env=ep.target_env,
             cwd=None if profile.cwd is None else profile.path(fill(profile.cwd, values)),
             ready_path=profile.health.ready,
-            settings=self.settings.get(TARGET_COMPONENT, {}),
+            settings=self.settings.get(component.name, {}),
         )
-        with self._spawning(TARGET_COMPONENT, process.url, profile.health.live_path):
-            try:
-                seconds = process.start()
-            except ComponentFailed as exc:
-                raise ProfileRejected(("command",), f"the target's command failed: {exc}") from exc
-        ep.target_url = process.url
+        try:
+            started = self._launch(component, process, process.url, process.start)
+        except ComponentFailed as exc:
+            raise ProfileRejected(("command",), f"the target's command failed: {exc}") from exc
         self._check_metrics(process.url)
-        return Started(TARGET_COMPONENT, process, process.url, seconds)
+        return started
 
     def _check_metrics(self, url: str) -> None:
         """Every metrics path answers Prometheus text before Prometheus scrapes it."""
@@ -703,6 +670,22 @@ class LocalStack:
                 url=url, kind="external", health_path=self.profile.health.live_path
             )
         return Started(TARGET_COMPONENT, _Nothing(), url, time.monotonic() - started, "external")
+
+
+Start = Callable[[LocalStack, Component], Started | None]
+STARTS: Mapping[str, Start] = {
+    POSTGRES.name: LocalStack._postgres,
+    TOXIPROXY.name: LocalStack._toxiproxy,
+    TRACES.name: LocalStack._traces,
+    BUGSINK.name: LocalStack._bugsink,
+    WEBHOOK.name: LocalStack._webhook,
+    ALERTMANAGER.name: LocalStack._alertmanager,
+    PROMETHEUS.name: LocalStack._prometheus,
+    PROXIES: LocalStack._proxies,
+    TARGET_COMPONENT: LocalStack._target,
+}
+"""How the local stack starts each component of :mod:`stack.components` (a dependency
+the profile makes the lab start: :meth:`LocalStack._dependency`)."""
 
 
 def down(state_dir: Path, quiet: bool = False) -> list[str]:

@@ -18,14 +18,13 @@ from pathlib import Path
 import httpx
 
 from stack.apps import http_ok, port_open
+from stack.components import LAB_NAMES
 from stack.exceptions import StackError
 from stack.process import ManagedProcess, SpawnContext, spawn_context, stop_pid
 from stack.profile import TARGET_COMPONENT
 from stack.state import ComponentState, StackState
 
-LAB_COMPONENTS = frozenset(
-    {"postgres", "toxiproxy", "traces", "bugsink", "webhook", "alertmanager", "prometheus"}
-)
+LAB_COMPONENTS = LAB_NAMES
 """What the lab itself runs; everything else in a stack came from its target profile."""
 
 RESTART_TIMEOUT_S = 60.0

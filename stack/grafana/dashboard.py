@@ -9,8 +9,9 @@ integration test runs each one verbatim against the lab's Prometheus). The
 
     uv run python -m stack.grafana
 
-Datasources are referenced by uid (:data:`PROMETHEUS_UID`, :data:`JAEGER_UID`),
-the uids ``compose/grafana/provisioning/datasources/datasources.yml`` gives them.
+Datasources are referenced by uid (:data:`PROMETHEUS_UID`, :data:`JAEGER_UID`), the
+uids the table of components (:mod:`stack.components`) gives them, as does the
+``compose/grafana/provisioning/datasources/datasources.yml`` generated from it.
 
 Rate windows are ``[30s]``: at least three samples for any scrape interval up
 to 10 s (the lab scrapes every second), and short enough that a fault shows
@@ -33,9 +34,10 @@ from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
+from stack.components import JAEGER_UID as JAEGER_UID  # re-exported: the uids live there
+from stack.components import PROMETHEUS_UID as PROMETHEUS_UID
+
 DASHBOARD_UID = "chaoslab"
-PROMETHEUS_UID = "chaoslab-prometheus"
-JAEGER_UID = "chaoslab-jaeger"
 FAULT_TAG = "chaoslab-fault"
 
 DASHBOARD_PATH = (
