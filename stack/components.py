@@ -8,7 +8,7 @@ field records where it answers, whether its port is chosen before anything
 starts (others need its address, not a running peer), how the compose stack
 finds it (:class:`Service`), and what it gives Prometheus (a scrape job) and
 Grafana (a :class:`Datasource`). How the local stack starts each one is
-:data:`stack.local.STARTS`, keyed by these names.
+:data:`stack.starts.STARTS`, keyed by these names.
 
 :data:`LAB` are the lab's own components; :func:`components` adds what a
 target profile makes the lab run (each dependency with a ``command``,

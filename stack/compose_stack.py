@@ -54,6 +54,7 @@ from stack.state import (
     Endpoints,
     ProfileRecord,
     StackState,
+    profile_digest,
     read_state,
     write_state,
 )
@@ -364,7 +365,7 @@ class ComposeStack:
         raise StackError("provisioning Bugsink in its container printed no result")
 
     def _record(self, containers: Sequence[ContainerStatus]) -> None:
-        from stack.local import default_settings, profile_digest  # imports this module
+        from stack.local import default_settings  # it imports this module
 
         profile = self.profile
         ep = self.endpoints

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from stack.exceptions import StackStateError
+from stack.profile import TargetProfile
 
 STATE_FILE = "stack.json"
 
@@ -109,6 +111,11 @@ class ProfileRecord(BaseModel):
     job: str
     rule_time_scale: str = "1"
     rule_files: list[str] = Field(default_factory=list, description="as loaded (scaled copies)")
+
+
+def profile_digest(profile: TargetProfile) -> str:
+    """What identifies a profile's content (a stack of another profile is not attached to)."""
+    return hashlib.sha256(profile.model_dump_json().encode()).hexdigest()
 
 
 class StackState(BaseModel):

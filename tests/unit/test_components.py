@@ -20,8 +20,9 @@ from stack.components import (
 )
 from stack.compose_config import COMPOSE_DIR, service_addresses
 from stack.compose_stack import SERVICES
-from stack.local import COMPONENTS, STARTS
+from stack.local import COMPONENTS
 from stack.profile import TARGET_COMPONENT, Dependency, TargetProfile, default_profile
+from stack.starts import STARTS
 
 DEFAULT = default_profile()
 
