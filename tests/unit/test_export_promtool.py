@@ -257,3 +257,20 @@ def test_stable_annotations_are_what_alertmanager_received(tmp_path: Path) -> No
         "DatabasePoolWaiters annotation runbook_url" in n and "elsewhere.md" in n
         for n in summary.notes
     )
+
+
+def test_a_check_promtool_disagrees_with_is_dropped_and_named(tmp_path: Path) -> None:
+    """A recording that missed the alert: promtool computes it firing, the check is dropped."""
+    run = tmp_path / "run"
+    shutil.copytree(RUN, run)
+    recording = SeriesRecording.model_validate_json((run / SERIES_FILE).read_text())
+    assert recording.alerts is not None
+    kept = [s for s in recording.alerts.series if s.labels["alertname"] != "DatabasePoolWaiters"]
+    recording.alerts = recording.alerts.model_copy(update={"series": kept})
+    (run / SERIES_FILE).write_text(recording.model_dump_json())
+    test_file = tmp_path / "out" / "t.yml"
+    summary = export(run, test_file)
+    dropped = [n for n in summary.notes if "DatabasePoolWaiters" in n and "check dropped" in n]
+    assert dropped, summary.notes
+    assert summary.groups[0].dropped
+    assert run_promtool(test_file).returncode == 0
