@@ -14,6 +14,7 @@ from pathlib import Path
 
 from scenarios.export.exceptions import ExportError, ExportFailed, SeriesMissing
 from scenarios.export.promtool import export, read_journal
+from scenarios.export.rulefiles import refresh
 from scenarios.session import EXIT_INFRA, EXIT_INVALID, EXIT_OK
 
 DEFAULT_NAME = "promtool_test.yml"
@@ -53,6 +54,23 @@ def cmd_promtool(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    folder: Path = args.folder
+    if not folder.is_dir():
+        print(f"error: {folder}: not a directory", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        changed = refresh(folder)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    for path in changed:
+        print(f"rewrote {path} from its source")
+    if not changed:
+        print(f"every scaled rule copy in {folder} is up to date")
+    return EXIT_OK
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export_parser = sub.add_parser(
         "export",
@@ -74,6 +92,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "go next to it",
     )
     promtool.set_defaults(func=cmd_promtool)
+    rules = kinds.add_parser(
+        "rules",
+        help="write the scaled rule copies next to exported tests again from their source "
+        "(after a rule change)",
+    )
+    rules.add_argument("folder", type=Path, help="a folder of exported tests")
+    rules.set_defaults(func=cmd_rules)
 
 
-__all__ = ["add_parser", "cmd_promtool"]
+__all__ = ["add_parser", "cmd_promtool", "cmd_rules"]

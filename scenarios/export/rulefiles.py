@@ -67,6 +67,33 @@ def write_rule_files(recording: SeriesRecording, folder: Path) -> list[Path]:
     return written
 
 
+def regenerate(path: Path) -> tuple[Path, str, str] | None:
+    """A scaled copy's source, scale and text as the lab would load them today.
+
+    None when ``path`` carries no ``chaoslab-source``/``chaoslab-time-scale``
+    header (a rule file named as it is).
+    """
+    header = dict(
+        line.split(": ", 1)
+        for line in path.read_text().splitlines()
+        if line.startswith((SOURCE_KEY, SCALE_KEY))
+    )
+    source_key, scale_key = SOURCE_KEY.removesuffix(": "), SCALE_KEY.removesuffix(": ")
+    if source_key not in header:
+        return None
+    source = (path.parent / header[source_key]).resolve()
+    scale = header[scale_key]
+    try:
+        text = scale_rules(
+            source.read_text(),
+            Fraction(scale),
+            min_window_s=2 * PrometheusConfig.scrape_interval_s,
+        )
+    except (OSError, RuleScaleError, ValueError, ZeroDivisionError) as exc:
+        raise ExportError(f"{path}: cannot regenerate from {source}: {exc}") from None
+    return source, scale, text
+
+
 def staged(test_file: Path, dest: Path) -> Path:
     """``test_file`` copied into ``dest`` with its scaled rule copies regenerated from source.
 
@@ -80,25 +107,11 @@ def staged(test_file: Path, dest: Path) -> Path:
     names: list[str] = []
     for name in data.get("rule_files") or []:
         path = (folder / name).resolve()
-        header = dict(
-            line.split(": ", 1)
-            for line in path.read_text().splitlines()
-            if line.startswith((SOURCE_KEY, SCALE_KEY))
-        )
-        source_key, scale_key = SOURCE_KEY.removesuffix(": "), SCALE_KEY.removesuffix(": ")
-        if source_key not in header:
+        again = regenerate(path)
+        if again is None:
             names.append(str(path))
             continue
-        source = (folder / header[source_key]).resolve()
-        scale = header[scale_key]
-        try:
-            text = scale_rules(
-                source.read_text(),
-                Fraction(scale),
-                min_window_s=2 * PrometheusConfig.scrape_interval_s,
-            )
-        except (OSError, RuleScaleError) as exc:
-            raise ExportError(f"{path}: cannot regenerate from {source}: {exc}") from None
+        source, scale, text = again
         copy = dest / Path(name).name
         write_atomic(copy, rules_header(source, scale) + text)
         names.append(copy.name)
@@ -108,4 +121,34 @@ def staged(test_file: Path, dest: Path) -> Path:
     return out
 
 
-__all__ = ["SCALE_KEY", "SOURCE_KEY", "rules_header", "scaled_name", "staged", "write_rule_files"]
+def refresh(folder: Path) -> list[Path]:
+    """Write every scaled rule copy in ``folder`` again from its source, in place.
+
+    After a change to the source rule file, this brings the committed copies
+    (what ``promtool test rules`` reads when run by hand) up to date; the
+    recorded series and checks stay as they are. The copies that changed.
+    """
+    changed: list[Path] = []
+    for path in sorted(folder.glob("*.yml")):
+        again = regenerate(path)
+        if again is None:
+            continue
+        source, scale, text = again
+        fresh = rules_header(_relative(source, folder), scale) + text
+        if path.read_text() != fresh:
+            write_atomic(path, fresh)
+            path.chmod(0o644)
+            changed.append(path)
+    return changed
+
+
+__all__ = [
+    "SCALE_KEY",
+    "SOURCE_KEY",
+    "refresh",
+    "regenerate",
+    "rules_header",
+    "scaled_name",
+    "staged",
+    "write_rule_files",
+]

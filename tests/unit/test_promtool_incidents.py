@@ -112,3 +112,18 @@ def test_every_mutation_of_a_fired_rule_fails_its_incident(tmp_path: Path) -> No
     ]
     assert not survived, "\n".join(survived)
     print(f"{len(cases)} mutations, {len(cases) - len(survived)} failed promtool as they must")
+
+
+def test_the_committed_scaled_rules_are_todays(tmp_path: Path) -> None:
+    """promtool run straight on the folder (any CI, no chaoslab) reads the committed copy:
+    it must be what the lab loads from today's alerts.yml (regenerate: docs/promtool.md)."""
+    for path in FILES:
+        for name in _document(path)["rule_files"]:
+            committed = INCIDENTS / name
+            if not committed.name.startswith("alerts.scale-"):
+                continue
+            regenerated = tmp_path / Path(name).name
+            staged(path, tmp_path)
+            assert yaml.safe_load(committed.read_text()) == yaml.safe_load(
+                regenerated.read_text()
+            ), f"{committed} is stale: chaoslab export rules {INCIDENTS.relative_to(REPO_ROOT)}"
