@@ -2,17 +2,25 @@
 
 Every detection expectation must be **proven** (met with the fault, not met
 in the identical run without it) and every ``absent`` one must hold in both.
-A deliberately vacuous expectation is reported as such.
+A deliberately vacuous expectation is reported as such. Each run and its
+control are then exported with ``chaoslab export promtool`` and the test must
+pass in promtool, the expected alerts firing in the fault group only.
 """
 
 from __future__ import annotations
 
+import json
 import textwrap
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from assertions.expectations import AlertExpectation
+from scenarios.export.computed import run_promtool
+from scenarios.load import read_request_log
 from scenarios.loader import catalog, load, resolve
 from scenarios.report import empty_panels, plotted_points
 from tests.integration.browser import screenshot
@@ -58,8 +66,9 @@ def test_scenario_detects_its_incident_and_its_control_does_not(
         assert 0 <= record["end_lateness_s"] < 5
     load_figures = journal["load"]
     assert load_figures["requests"] > 100
-    for window in ("before", "during", "after"):
+    for window in ("before", "after"):
         assert load_figures["windows"][window]["requests"] > 0, window
+    assert_load_flowed_through_every_fault(journal, out)
     control = journal_of(out / "control")
     assert control["no_fault"] is True
     assert control["seed"] == journal["seed"]
@@ -67,8 +76,58 @@ def test_scenario_detects_its_incident_and_its_control_does_not(
     assert "PROVEN" in done.stdout
     assert (out / "evidence.json").is_file()
     assert f"report:  {out / 'report.html'}" in done.stdout
+    check_export_to_promtool(up_stack, out, tmp_path, scenario)
     if scenario == "pool-exhaustion":
         check_report_in_a_browser(out, tmp_path)
+
+
+def assert_load_flowed_through_every_fault(journal: dict[str, Any], out: Path) -> None:
+    """Users kept sending through each fault: a request was in flight during it.
+
+    A request need not *finish* inside the fault: while an ACCESS EXCLUSIVE
+    lock is held every request waits on it and finishes only once it is
+    released, so the journal's ``during`` window may rightly count none. What
+    must hold is that requests overlapped the fault, started before its end
+    and finished after its start.
+    """
+    records = read_request_log(out / "load")
+    assert records, "no request log"
+    for record in journal["faults"]:
+        start = datetime.fromisoformat(record["started_at"]).timestamp()
+        end = datetime.fromisoformat(record["ended_at"]).timestamp()
+        overlapping = [r for r in records if r.started < end and r.finished > start]
+        assert overlapping, f"no request was in flight during {record['id']}"
+
+
+def check_export_to_promtool(up_stack: UpStack, out: Path, tmp_path: Path, scenario: str) -> None:
+    """The run and its control export to a promtool test that passes.
+
+    Both run directories recorded the rules' raw series; replayed in promtool,
+    every alert the scenario expects fires in the fault group and none fires
+    in the control group.
+    """
+    assert journal_of(out)["series_errors"] == []
+    for run_dir in (out, out / "control"):
+        series = json.loads((run_dir / "series.json").read_text())
+        assert series["errors"] == []
+        assert series["alerts"] is not None
+        assert any(s["result"]["series"] for s in series["selectors"]), run_dir
+
+    test_file = tmp_path / "export" / f"{scenario}_test.yml"
+    exported = up_stack.cli("export", "promtool", str(out), "--out", str(test_file))
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert "promtool test rules passes" in exported.stdout
+    assert run_promtool(test_file).returncode == 0
+
+    document = yaml.safe_load(test_file.read_text())
+    assert document["rule_files"] == ["alerts.scale-1-30.yml"]
+    fault, control = document["tests"]
+    expectations = load(resolve(scenario)).expectations
+    expected = {e.alert for e in expectations if isinstance(e, AlertExpectation) and not e.absent}
+    fired = {t["alertname"] for t in fault["alert_rule_test"] if t["exp_alerts"]}
+    assert expected <= fired, (expected, fired)
+    silent = {t["alertname"] for t in control["alert_rule_test"] if not t["exp_alerts"]}
+    assert expected <= silent, (expected, silent)
 
 
 def check_report_in_a_browser(out: Path, tmp_path: Path) -> None:
