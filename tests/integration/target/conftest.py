@@ -83,6 +83,18 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def read_log_when(
+    path: Path, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """The log's lines once ``done`` holds for them (a thread writes them after the response)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = read_log(path) if path.exists() else []
+        if done(lines) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.1)
+
+
 Traces = list[dict[str, Any]]
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from stack.tracestore import TraceStoreProcess
-from tests.integration.target.conftest import StartTarget, find_traces, read_log
+from tests.integration.target.conftest import StartTarget, find_traces, read_log_when
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +83,10 @@ def test_request_is_one_trace_across_both_services_and_its_logs_carry_it(
         "classifier",
     }
 
-    lines = read_log(target.log_dir / "target.jsonl")
+    def access_line(line: dict[str, Any]) -> bool:
+        return line["event"] == "http.request" and line.get("route") == "/api/documents"
+
+    lines = read_log_when(target.log_dir / "target.jsonl", lambda got: any(map(access_line, got)))
     created = [line for line in lines if line["event"] == "document.created"]
     assert len(created) == 1
     line = created[0]
@@ -95,8 +98,6 @@ def test_request_is_one_trace_across_both_services_and_its_logs_carry_it(
     assert "erin@example.com" not in (target.log_dir / "target.jsonl").read_text()
     for field in ("timestamp", "level", "service", "version", "environment"):
         assert field in line, field
-    access = [
-        x for x in lines if x["event"] == "http.request" and x.get("route") == "/api/documents"
-    ]
+    access = [x for x in lines if access_line(x)]
     assert access[-1]["trace_id"] == trace["traceID"]
     assert access[-1]["status"] == 201
