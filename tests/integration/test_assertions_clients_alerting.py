@@ -6,11 +6,9 @@ routes it to the lab's webhook receiver: every client sees the same alert.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import pytest
 
@@ -25,10 +23,10 @@ from assertions import (
 )
 from stack.alerting import AlertmanagerServer, AlertWebhook, PrometheusServer
 from stack.ports import LOOPBACK, free_port
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 
 RULES = """\
 groups:
@@ -45,16 +43,6 @@ groups:
         annotations:
           summary: always firing
 """
-
-
-def eventually(probe: Callable[[], T], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "not seen before the deadline"
-        time.sleep(0.25)
 
 
 @dataclass
@@ -93,7 +81,7 @@ def test_queries(alerting: Alerting) -> None:
         assert isinstance(result, VectorResult)
         return [series.value for series in result.series]
 
-    assert eventually(up) == [1.0]
+    assert eventually(up, timeout=30) == [1.0]
 
     now = datetime.now(UTC)
     matrix = prom.query_range("vector(1)", now - timedelta(seconds=5), now, step=1)
@@ -109,7 +97,9 @@ def test_queries(alerting: Alerting) -> None:
 def test_alert_in_prometheus(alerting: Alerting) -> None:
     prom = PrometheusClient(alerting.prometheus.url)
 
-    alerts = eventually(lambda: [a for a in prom.alerts() if a.name == "AlwaysFiring" and a.firing])
+    alerts = eventually(
+        lambda: [a for a in prom.alerts() if a.name == "AlwaysFiring" and a.firing], timeout=30
+    )
 
     assert alerts[0].labels["severity"] == "test"
     rule = prom.alerting_rule("AlwaysFiring")
@@ -122,8 +112,10 @@ def test_alert_in_alertmanager_and_notified(alerting: Alerting) -> None:
     am = AlertmanagerClient(alerting.alertmanager.url)
     log = NotificationLogClient(alerting.webhook.url)
 
-    active = eventually(lambda: am.alerts(matchers=['alertname="AlwaysFiring"']))
-    notified = eventually(lambda: log.alerts("AlwaysFiring", "firing", since=alerting.started))
+    active = eventually(lambda: am.alerts(matchers=['alertname="AlwaysFiring"']), timeout=30)
+    notified = eventually(
+        lambda: log.alerts("AlwaysFiring", "firing", since=alerting.started), timeout=30
+    )
 
     assert active[0].active
     assert active[0].labels["severity"] == "test"

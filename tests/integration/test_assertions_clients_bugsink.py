@@ -5,20 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from assertions import BugsinkClient, SentryBackend, UnexpectedResponse, latest_events
 from stack.bugsink import BugsinkServer
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 
 # A child interpreter, so sentry_sdk's global client never touches the test process.
 SENDER = """
@@ -46,16 +44,6 @@ sentry_sdk.flush(timeout=30)
 """
 
 
-def eventually(probe: Callable[[], T], timeout: float = 20.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "not seen before the deadline"
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def bugsink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BugsinkServer]:
     with BugsinkServer(tmp_path_factory.mktemp("bugsink")) as server:
@@ -77,8 +65,8 @@ def test_issue_of_a_run_with_its_events(bugsink: BugsinkServer) -> None:
         found = client.issues(tags={"run_id": run_id})
         return list(found) if found and found[0].event_count == 3 else []
 
-    eventually(run_issues)
-    eventually(lambda: client.issues(tags={"run_id": other}))
+    eventually(run_issues, timeout=20)
+    eventually(lambda: client.issues(tags={"run_id": other}), timeout=20)
     [issue] = client.issues(tags={"run_id": run_id})
     [other_issue] = client.issues(tags={"run_id": other})
     assert other_issue.id != issue.id

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
@@ -15,20 +13,9 @@ import pytest
 from assertions import BackendUnavailable, HealthClient, LogReader, LogRecord
 from stack import apps
 from stack.postgres import PostgresCluster
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T], timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "not seen before the deadline"
-        time.sleep(0.2)
 
 
 @dataclass

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import pytest
 from opentelemetry import trace
@@ -18,20 +17,9 @@ from opentelemetry.trace import Status, StatusCode
 
 from assertions import JaegerClient, QueryError, Trace
 from stack.tracestore import TraceStoreProcess
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "not seen before the deadline"
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

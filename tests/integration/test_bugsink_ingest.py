@@ -12,16 +12,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from assertions import BugsinkClient, SentryIssue
 from stack.bugsink import BugsinkServer
+from tests.integration.polling import settled
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 
 # Runs in a child interpreter so that sentry_sdk's global client never touches
 # the test process (or other tests that initialise the SDK).
@@ -88,16 +87,6 @@ def send_exceptions(
     return ids
 
 
-def eventually(probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 15.0) -> T:
-    """Poll ``probe`` until ``done`` accepts its value; return the last value either way."""
-    deadline = time.monotonic() + timeout
-    value = probe()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.2)
-        value = probe()
-    return value
-
-
 @pytest.fixture(scope="module")
 def bugsink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BugsinkServer]:
     server = BugsinkServer(tmp_path_factory.mktemp("bugsink-state"))
@@ -126,7 +115,7 @@ def test_exception_event_is_visible_with_tag_fingerprint_and_type(
     fingerprint = [f"pool-exhausted-{run_id}"]
     (sdk_id,) = send_exceptions(bugsink.dsn, run_id, [(fingerprint, "pool of 10 exhausted")])
 
-    issues = eventually(issues_for(api, run_id), lambda found: len(found) == 1)
+    issues = settled(issues_for(api, run_id), lambda found: len(found) == 1)
     assert [i.exception_type for i in issues] == ["PoolExhausted"], issues
     issue = issues[0]
     assert issue.value == "pool of 10 exhausted"
@@ -151,7 +140,7 @@ def test_exception_event_is_visible_with_tag_fingerprint_and_type(
 def test_tag_filter_is_not_vacuous(bugsink: BugsinkServer, api: BugsinkClient) -> None:
     run_id = str(uuid.uuid4())
     send_exceptions(bugsink.dsn, run_id, [([f"fp-{run_id}"], "boom")])
-    assert len(eventually(issues_for(api, run_id), bool)) == 1
+    assert len(settled(issues_for(api, run_id), bool)) == 1
     assert api.issues(tags={"run_id": str(uuid.uuid4())}) == []
 
 
@@ -165,7 +154,7 @@ def test_same_fingerprint_groups_into_one_issue_with_two_events(
         run_id,
         [(fingerprint, "classifier took 8.1 s"), (fingerprint, "classifier took 11.9 s")],
     )
-    issues = eventually(
+    issues = settled(
         issues_for(api, run_id),
         lambda found: sum(i.event_count for i in found) >= 2,
     )
@@ -190,7 +179,7 @@ def test_different_fingerprint_makes_a_second_issue(
         run_id,
         [([f"first-{run_id}"], "same message"), ([f"second-{run_id}"], "same message")],
     )
-    issues = eventually(issues_for(api, run_id), lambda f: len(f) >= 2)
+    issues = settled(issues_for(api, run_id), lambda f: len(f) >= 2)
     assert len(issues) == 2, issues
     assert [i.event_count for i in issues] == [1, 1]
 
@@ -202,7 +191,7 @@ def test_storm_is_not_rate_limited(bugsink: BugsinkServer, api: BugsinkClient) -
     started = time.monotonic()
     events = [([f"storm-{run_id}"], f"e{n}") for n in range(storm)]
     send_exceptions(bugsink.dsn, run_id, events, senders=4)
-    issues = eventually(
+    issues = settled(
         issues_for(api, run_id),
         lambda found: sum(i.event_count for i in found) >= storm,
         timeout=30,

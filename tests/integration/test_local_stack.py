@@ -13,9 +13,9 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -26,22 +26,9 @@ from stack.ports import is_listening
 from stack.process import pid_alive, stop_pid
 from stack.state import StackState, read_state
 from tests.integration.browser import open_page
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
 
 
 def ports_of(state: StackState) -> list[int]:

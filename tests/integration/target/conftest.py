@@ -14,6 +14,7 @@ import pytest
 from stack import apps
 from stack.postgres import PostgresCluster
 from stack.tracestore import TraceStoreProcess
+from tests.integration.polling import settled
 from tests.integration.target.sentry_sink import SentrySink
 
 CHAOS_TOKEN = "test-chaos-token"
@@ -87,12 +88,7 @@ def read_log_when(
     path: Path, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
 ) -> list[dict[str, Any]]:
     """The log's lines once ``done`` holds for them (a thread writes them after the response)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = read_log(path) if path.exists() else []
-        if done(lines) or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.1)
+    return settled(lambda: read_log(path) if path.exists() else [], done, timeout)
 
 
 Traces = list[dict[str, Any]]
