@@ -1,9 +1,9 @@
 """One stack for the scenario tests: ``chaoslab up`` once, every run attaches to it.
 
-Under ``pytest -n 2 --dist loadgroup`` (``make test``) the catalog runs on one
-worker's stack while the rest of this package runs on the other's: each group
-is one unit of work, so each worker starts its stack once, and the two halves
-of the slowest part of the suite run side by side.
+Under ``make test`` the catalog runs on one worker's stack while the rest of
+this package runs on the other's (``tests/xdist_scheduling.py``), so each
+worker starts its stack once and the two halves of the slowest part of the
+suite run side by side.
 
 Also the helpers every scenario test uses: the CLI as a subprocess, a run
 streamed line by line (to act mid-fault), and looks into the stack's
@@ -139,20 +139,6 @@ def locust_pids(marker: str) -> list[int]:
         if b"locust" in b" ".join(argv) and any(marker.encode() in arg for arg in argv):
             found.append(int(entry.name))
     return [pid for pid in found if pid_alive(pid)]
-
-
-# One unit of xdist work per group: its stack comes up once.
-GROUPS = {"test_catalog_runs.py": "catalog"}
-OTHERS = "scenarios"
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test of this package joins its xdist group (before xdist reads the marks)."""
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.parent == here:
-            item.add_marker(pytest.mark.xdist_group(GROUPS.get(item.path.name, OTHERS)))
 
 
 @pytest.fixture(scope="package")
